@@ -1,0 +1,85 @@
+using Cai.Protos.V1;
+using Cai.ServiceDefaults;
+using Cai.ServiceDefaults.Grpc;
+using Cai.ServiceDefaults.Probe;
+using Cai.Streams;
+using Grpc.Core;
+using StackExchange.Redis;
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace Cai.Services.Orchestrator.Grpc;
+
+/// <summary>
+/// The orchestrator service. RPCs not overridden here answer UNIMPLEMENTED (the generated base class
+/// does that), and Info reports which are live.
+/// </summary>
+public sealed class OrchestratorService(RedisConnection redis) : Cai.Protos.V1.Orchestrator.OrchestratorBase
+{
+    private static readonly ActivitySource Source = new("Cai.Orchestrator");
+
+    /// <summary>The stage services a probe addresses when the request names none.</summary>
+    public static readonly string[] StageServices = ["generation", "critique", "sft", "labeling", "preference-model", "ppo"];
+
+    public override Task<ServiceInfo> Info(InfoRequest request, ServerCallContext context)
+    {
+        var info = ServiceInfoBuilder.Build("orchestrator", Cai.Protos.V1.Orchestrator.Descriptor, GetType());
+        info.RedisConnected = redis.IsConnected;
+        return Task.FromResult(info);
+    }
+
+    public override async Task<ProbeStreamsResponse> ProbeStreams(ProbeStreamsRequest request, ServerCallContext context)
+    {
+        if (request.TimeoutMs < 0)
+            throw new ArgumentException("must be >= 0 (0 means 10 seconds)", "timeout_ms");
+        string[] services = request.Services.Count > 0 ? [.. request.Services] : StageServices;
+        if (services.Any(string.IsNullOrWhiteSpace))
+            throw new ArgumentException("service names must not be empty", "services");
+        var timeout = TimeSpan.FromMilliseconds(request.TimeoutMs > 0 ? request.TimeoutMs : 10_000);
+        var db = redis.Multiplexer.GetDatabase();
+        string probeId = Guid.NewGuid().ToString("N");
+
+        using var activity = Source.StartActivity("probe streams");
+        var response = new ProbeStreamsResponse { ProbeId = probeId, TraceId = activity?.TraceId.ToString() ?? "" };
+        var started = Stopwatch.StartNew();
+        var sentAt = DateTimeOffset.UtcNow;
+        // Replies are read from the reply stream's current end onwards.
+        var newest = await db.StreamRangeAsync(StreamProbe.Replies.Key, "-", "+", count: 1, messageOrder: Order.Descending);
+        foreach (string service in services)
+            await new StreamProducer<ProbeItem>(db, StreamProbe.RequestsFor(service))
+                .PublishAsync(new ProbeItem(probeId, service, sentAt), context.CancellationToken);
+
+        var pending = new HashSet<string>(services);
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
+        cts.CancelAfter(timeout);
+        string from = newest.Length > 0 ? newest[0].Id.ToString() : "0-0";
+        try
+        {
+            while (pending.Count > 0)
+            {
+                var entries = await db.StreamRangeAsync(StreamProbe.Replies.Key, minId: "(" + from);
+                foreach (var entry in entries)
+                {
+                    from = entry.Id!;
+                    var reply = JsonSerializer.Deserialize<ProbeReplyItem>((string)entry[EntryFields.Data]!, StreamProbe.Replies.Json);
+                    if (reply is null || reply.ProbeId != probeId || !pending.Remove(reply.Service)) continue;
+                    response.Replies.Add(new ProbeReply
+                    {
+                        Service = reply.Service,
+                        Host = reply.Host,
+                        ProcessId = reply.ProcessId,
+                        RoundTripMs = started.Elapsed.TotalMilliseconds,
+                        TraceId = reply.TraceId,
+                    });
+                }
+                if (pending.Count > 0) await Task.Delay(50, cts.Token);
+            }
+        }
+        catch (OperationCanceledException) when (!context.CancellationToken.IsCancellationRequested)
+        {
+            // Timed out: the services that did not answer are listed as missing.
+        }
+        response.Missing.AddRange(pending.Order());
+        return response;
+    }
+}

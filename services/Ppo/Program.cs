@@ -1,0 +1,13 @@
+using Cai.ServiceDefaults;
+using Cai.Services.Ppo.Grpc;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddServiceDefaults();
+builder.ConfigureCaiEndpoints(defaultGrpcPort: 5160);
+builder.AddCaiRedis();
+builder.Services.AddCaiGrpc();
+
+var app = builder.Build();
+app.MapGrpcService<PpoService>();
+app.MapDefaultEndpoints();
+app.Run();

@@ -1,0 +1,4 @@
+using Cai.Cli;
+using Spectre.Console;
+
+return await CaiCommand.Create(AnsiConsole.Console).Parse(args).InvokeAsync();
