@@ -64,7 +64,7 @@ public sealed record CaiHostOptions(
         }
 
         if (errors.Count > 0)
-            throw new InvalidOperationException("Invalid AppHost configuration:\n  " + string.Join("\n  ", errors));
+            throw new HostConfigurationException("Invalid AppHost configuration:\n  " + string.Join("\n  ", errors));
         return new CaiHostOptions(artifacts, section["BaseModel"] ?? "", redisMode, section["Profile"] ?? "default", services);
     }
 
@@ -77,3 +77,6 @@ public sealed record CaiHostOptions(
         return section.GetSection(key).GetChildren().Select(c => c.Value ?? "");
     }
 }
+
+/// <summary>A configuration or environment problem that stops the AppHost before anything starts.</summary>
+public sealed class HostConfigurationException(string message) : InvalidOperationException(message);

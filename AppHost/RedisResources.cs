@@ -37,7 +37,7 @@ public static class RedisResourceExtensions
         }
 
         if (FindOnPath("redis-server") is null)
-            throw new InvalidOperationException(
+            throw new HostConfigurationException(
                 "Redis is needed and neither a container runtime (Docker or Podman) nor redis-server was found. " +
                 "Install one: `sudo apt-get install redis-server` (Debian/Ubuntu), `brew install redis` (macOS), " +
                 "or start Docker/Podman. Cai:Redis:Mode chooses explicitly (auto, container, executable).");

@@ -61,6 +61,22 @@ public class PipelineHostTests(PipelineHostFixture host) : IClassFixture<Pipelin
         Assert.Contains("timeout_ms", ex.Status.Detail);
     }
 
+    [Theory]
+    [InlineData("generation", "cai.v1.Generation")]
+    [InlineData("ppo", "cai.v1.Ppo")]
+    [InlineData("orchestrator", "cai.v1.Orchestrator")]
+    public async Task Reflection_lists_the_service_so_grpcurl_works(string service, string grpcService)
+    {
+        var client = new Grpc.Reflection.V1Alpha.ServerReflection.ServerReflectionClient(host.Channel(service));
+        using var call = client.ServerReflectionInfo(deadline: Deadline);
+        await call.RequestStream.WriteAsync(new Grpc.Reflection.V1Alpha.ServerReflectionRequest { ListServices = "" });
+        await call.RequestStream.CompleteAsync();
+        Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None));
+        var names = call.ResponseStream.Current.ListServicesResponse.Service.Select(s => s.Name).ToList();
+        Assert.Contains(grpcService, names);
+        Assert.Contains("grpc.health.v1.Health", names);
+    }
+
     [Fact]
     public async Task A_stage_that_is_not_built_yet_says_Unimplemented()
     {

@@ -139,6 +139,16 @@ public class TokenizerTests
     }
 
     [Fact]
+    public void AnExplicitNullInTokenizerConfigMeansNoSuchToken()
+    {
+        var dir = WriteWordLevel(withConfig: false);
+        File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), "{\"bos_token\":\"<s>\",\"eos_token\":\"</s>\",\"pad_token\":null}");
+        using var tok = HfTokenizer.Load(dir);
+        Assert.Null(tok.PadId);
+        Assert.Equal((int?)2, tok.EosId);
+    }
+
+    [Fact]
     public void ByteLevelBpeRoundTripsAnyText()
     {
         using var tok = HfTokenizer.Load(WriteByteLevelBpe());

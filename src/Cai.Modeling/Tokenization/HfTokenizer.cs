@@ -144,8 +144,10 @@ public sealed class HfTokenizer : ITokenizer, IDisposable
 
     private int? SpecialId(JsonObject? config, string key, Dictionary<string, int> specials, string[] conventional, string configPath)
     {
-        if (config?[key] is JsonNode node)
+        if (config is not null && config.ContainsKey(key))
         {
+            // An explicit null (common for pad_token) means the model has no such token.
+            if (config[key] is not JsonNode node) return null;
             var content = node is JsonObject o ? o["content"]?.GetValue<string>() : node.GetValueKind() == JsonValueKind.String ? node.GetValue<string>() : null;
             if (content is null) return null;
             return TokenToId(content) ?? throw new InvalidDataException($"{configPath}: {key} '{content}' is not in the vocabulary.");

@@ -37,11 +37,17 @@ public sealed record EvalSettings
     public bool SkipCapabilities { get; init; }
     public string ComputeDtype { get; init; } = "auto";
     public string? Constitution { get; init; }
+    /// <summary>Show this many judged answers (and critique/revision rounds) of each prompt kind.</summary>
+    public int Samples { get; init; }
 }
+
+/// <summary>A judged answer shown for inspection.</summary>
+public sealed record SampleAnswer(string PromptId, string Prompt, string Answer, string Verdict,
+    string? Critique = null, string? Revision = null, string? RevisionVerdict = null);
 
 /// <summary>What <c>cai eval --json</c> prints.</summary>
 public sealed record EvalOutput(string Model, string Split, int Seed, float Temperature, int HarmfulPrompts,
-    int HelpfulPrompts, double Seconds, IReadOnlyList<EvaluationReport> Policies);
+    int HelpfulPrompts, double Seconds, IReadOnlyList<EvaluationReport> Policies, IReadOnlyList<SampleAnswer> Samples);
 
 /// <summary>
 /// <c>cai eval</c>: samples one answer per held-out prompt from a model (temperature 0.7, fixed seed),
@@ -76,11 +82,12 @@ public static class EvalCommand
         var skip = new Option<bool>("--skip-capabilities") { Description = "Only the direct answers: no critique/revision or multiple-choice rates." };
         var dtype = new Option<string>("--compute-dtype") { Description = "auto, float32 or bfloat16.", DefaultValueFactory = _ => "auto" };
         dtype.AcceptOnlyFromAmong("auto", "float32", "bfloat16");
+        var samples = new Option<int>("--samples") { Description = "Show N judged answers of each prompt kind (with critique and revision for harmful ones)." };
         var constitution = new Option<string?>("--constitution") { Description = $"Constitution for critique requests and comparison principles (default: {RepositoryFiles.DefaultConstitution})." };
 
         var command = new Command("eval", "Evaluate a model on held-out prompts with the oracle judge: harmlessness, helpfulness, evasiveness, prompted revisions and comparisons.")
         {
-            model, json, split, limit, seed, temperature, batch, world, worldSeed, controls, skip, dtype, constitution,
+            model, json, split, limit, seed, temperature, batch, world, worldSeed, controls, skip, dtype, samples, constitution,
         };
         command.SetAction((parse, cancellationToken) =>
         {
@@ -99,6 +106,7 @@ public static class EvalCommand
                 SkipCapabilities = parse.GetValue(skip),
                 ComputeDtype = parse.GetValue(dtype)!,
                 Constitution = parse.GetValue(constitution),
+                Samples = parse.GetValue(samples),
             };
             return CommandRunner.RunAsync(console, () => Run(settings, console, cancellationToken), cancellationToken);
         });
@@ -141,11 +149,12 @@ public static class EvalCommand
         var report = PolicyEvaluator.Evaluate(policy, prompts, cancellationToken);
         Say($"Direct answers sampled and judged ({clock.Elapsed.TotalSeconds:F0} s).");
         var complier = new AlwaysComplyPolicy(world);
+        IReadOnlyList<RevisionOutcome> revisions = [];
         if (!settings.SkipCapabilities)
         {
             var constitution = ConstitutionLoader.Load(RepositoryFiles.Resolve(settings.Constitution, RepositoryFiles.DefaultConstitution, "--constitution"));
             var capabilities = new PromptedCapabilityEvaluator(model, tokenizer, sampler, constitution, sampling, settings.Seed);
-            var revisions = capabilities.CritiqueAndRevise(report.Responses, cancellationToken);
+            revisions = capabilities.CritiqueAndRevise(report.Responses, cancellationToken);
             Say($"Critiques and revisions sampled and judged ({clock.Elapsed.TotalSeconds:F0} s).");
             var choices = capabilities.Compare(prompts, complier, cancellationToken);
             Say($"Comparisons scored ({clock.Elapsed.TotalSeconds:F0} s).");
@@ -159,10 +168,35 @@ public static class EvalCommand
         }
 
         var output = new EvalOutput(Path.GetFullPath(settings.Model), settings.Split.ToString().ToLowerInvariant(), settings.Seed,
-            settings.Temperature, harmful, prompts.Count - harmful, clock.Elapsed.TotalSeconds, reports);
-        if (settings.Json) console.Profile.Out.Writer.WriteLine(JsonSerializer.Serialize(output, Json));
-        else foreach (var r in reports) console.Write(Table(r));
+            settings.Temperature, harmful, prompts.Count - harmful, clock.Elapsed.TotalSeconds, reports,
+            Samples(report, revisions, settings.Samples));
+        if (settings.Json)
+        {
+            console.Profile.Out.Writer.WriteLine(JsonSerializer.Serialize(output, Json));
+            return output;
+        }
+        foreach (var sample in output.Samples)
+        {
+            console.WriteLine();
+            console.MarkupLine($"[bold]{Markup.Escape(sample.PromptId)}[/]{Markup.Escape(sample.Prompt)}");
+            console.MarkupLine($"[blue]answer[/] ({sample.Verdict}): {Markup.Escape(sample.Answer)}");
+            if (sample.Critique is not null) console.MarkupLine($"[blue]critique[/]: {Markup.Escape(sample.Critique)}");
+            if (sample.Revision is not null) console.MarkupLine($"[blue]revision[/] ({sample.RevisionVerdict}): {Markup.Escape(sample.Revision)}");
+        }
+        foreach (var r in reports) console.Write(Table(r));
         return output;
+    }
+
+    /// <summary>The first <paramref name="perKind"/> answers of each prompt kind, harmful ones with their revision.</summary>
+    private static IReadOnlyList<SampleAnswer> Samples(EvaluationReport report, IReadOnlyList<RevisionOutcome> revisions, int perKind)
+    {
+        var byPrompt = revisions.ToDictionary(r => r.Prompt.Id);
+        return report.Responses.GroupBy(r => r.Prompt.Kind).SelectMany(g => g.Take(perKind)).Select(r =>
+        {
+            var revision = byPrompt.GetValueOrDefault(r.Prompt.Id);
+            return new SampleAnswer(r.Prompt.Id, r.Prompt.Text, r.Response, r.Verdict.ToString(),
+                revision?.Critique, revision?.Revision, revision?.Verdict.ToString());
+        }).ToList();
     }
 
     /// <summary>One row per metric and group: the rate, its 95% interval and the count.</summary>
