@@ -28,11 +28,17 @@ public class AppModelTests
         Assert.Equal(8, projects.Count); // seven services, generation twice
     }
 
+    /// <summary>
+    /// Runs the resource's environment callbacks and reads one literal value. Values are not resolved,
+    /// because endpoint ports are only allocated when the application starts.
+    /// </summary>
     private static async Task<string?> EnvAsync(ProjectResource resource, string name)
     {
-#pragma warning disable CS0618 // obsolete in 13.x but still the shortest public way to resolve a resource environment in a test
-        var values = await resource.GetEnvironmentVariableValuesAsync(DistributedApplicationOperation.Run);
-#pragma warning restore CS0618
-        return values.TryGetValue(name, out var value) ? value : null;
+        var environment = new Dictionary<string, object>();
+        var context = new EnvironmentCallbackContext(
+            new DistributedApplicationExecutionContext(DistributedApplicationOperation.Run), resource, environment, CancellationToken.None);
+        foreach (var annotation in resource.Annotations.OfType<EnvironmentCallbackAnnotation>())
+            await annotation.Callback(context);
+        return environment.TryGetValue(name, out var value) ? value as string : null;
     }
 }

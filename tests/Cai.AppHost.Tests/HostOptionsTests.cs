@@ -24,28 +24,28 @@ public class HostOptionsTests
     [Fact]
     public void An_unknown_service_in_gpu_pinning_is_named()
     {
-        var ex = Assert.Throws<InvalidOperationException>(() => Load(("Cai:ArtifactsRoot", "runs"), ("Cai:Services:genration:Gpus", "0")));
+        var ex = Assert.Throws<HostConfigurationException>(() => Load(("Cai:ArtifactsRoot", "runs"), ("Cai:Services:genration:Gpus", "0")));
         Assert.Contains("Cai:Services:genration", ex.Message);
     }
 
     [Fact]
     public void A_negative_replica_count_is_named()
     {
-        var ex = Assert.Throws<InvalidOperationException>(() => Load(("Cai:ArtifactsRoot", "runs"), ("Cai:Services:ppo:Replicas", "-1")));
+        var ex = Assert.Throws<HostConfigurationException>(() => Load(("Cai:ArtifactsRoot", "runs"), ("Cai:Services:ppo:Replicas", "-1")));
         Assert.Contains("Cai:Services:ppo:Replicas", ex.Message);
     }
 
     [Fact]
     public void A_missing_artifacts_root_is_named()
     {
-        var ex = Assert.Throws<InvalidOperationException>(() => Load(("Cai:Services:ppo:Replicas", "1")));
+        var ex = Assert.Throws<HostConfigurationException>(() => Load(("Cai:Services:ppo:Replicas", "1")));
         Assert.Contains("Cai:ArtifactsRoot", ex.Message);
     }
 
     [Fact]
     public void A_bad_gpu_id_and_redis_mode_are_both_reported()
     {
-        var ex = Assert.Throws<InvalidOperationException>(() =>
+        var ex = Assert.Throws<HostConfigurationException>(() =>
             Load(("Cai:ArtifactsRoot", "runs"), ("Cai:Services:sft:Gpus", "0,x"), ("Cai:Redis:Mode", "cloud")));
         Assert.Contains("Cai:Services:sft:Gpus", ex.Message);
         Assert.Contains("Cai:Redis:Mode", ex.Message);
