@@ -26,6 +26,8 @@ double f32Peak = PrecisionAdvisor.MatmulGflops(ScalarType.Float32, device, 2048,
 double bf16Peak = PrecisionAdvisor.MatmulGflops(ScalarType.BFloat16, device, 2048, 3);
 rows.Add(("-", "matmul 2048^3 f32 GFLOP/s", $"{f32Peak:F0}"));
 rows.Add(("-", "matmul 2048^3 bf16 GFLOP/s", $"{bf16Peak:F0}"));
+double bandwidth = MemoryBandwidthGBps(device);
+rows.Add(("-", "memory bandwidth (256 MiB copy) GB/s", $"{bandwidth:F1}"));
 
 foreach (var name in configNames.Split(','))
 {
@@ -60,12 +62,28 @@ foreach (var name in configNames.Split(','))
             var sampler = new Sampler(m);
             var decode = Time(() => sampler.Generate(prompts, options), minSeconds: 1, maxIters: 3);
             rows.Add((name, $"decode batch {b} KV cache {dt} tok/s", $"{b * newTokens / decode:F0}"));
+            if (b == 1)
+            {
+                // At batch 1 every step reads all weights once: the memory-bound ceiling on this machine.
+                double weightBytes = parameters * (dtype == ScalarType.Float32 ? 4.0 : 2.0);
+                double boundTokensPerSecond = bandwidth * 1e9 / weightBytes;
+                rows.Add((name, $"decode batch 1 {dt}: weight MB/token | bound tok/s | achieved", $"{weightBytes / 1e6:F1} | {boundTokensPerSecond:F0} | {100 * (newTokens / decode) / boundTokensPerSecond:F0}%"));
+            }
             if (name == "tiny")
             {
                 // Fewer tokens: without a cache each step recomputes the whole sequence.
                 var noCache = Time(() => GreedyWithoutCache(m, prompts, newTokens / 2), minSeconds: 1, maxIters: 2);
                 rows.Add((name, $"decode batch {b} no cache {dt} tok/s", $"{b * (newTokens / 2) / noCache:F0}"));
             }
+        }
+        if (name == "tiny")
+        {
+            // The speedup the KV cache buys over a long answer: 256 new tokens, batch 1, greedy.
+            var prompt = new[] { Enumerable.Range(0, 16).Select(j => j * 7 % config.VocabSize).ToArray() };
+            var longOptions = new SamplingOptions { Temperature = 0, MaxNewTokens = 256, StopAtEos = false };
+            var withCache = Time(() => new Sampler(m).Generate(prompt, longOptions), minSeconds: 0, maxIters: 1);
+            var withoutCache = Time(() => GreedyWithoutCache(m, prompt, 256), minSeconds: 0, maxIters: 1);
+            rows.Add((name, $"decode 256 new tokens batch 1 {dt}: no cache s | KV cache s | speedup", $"{withoutCache:F2} | {withCache:F2} | {withoutCache / withCache:F1}x"));
         }
         if (!ReferenceEquals(m, model)) m.Dispose();
     }
@@ -127,6 +145,15 @@ static double Time(Action step, double minSeconds = 1, int maxIters = 10)
     int n = 0;
     while (n < maxIters && (n == 0 || sw.Elapsed.TotalSeconds < minSeconds)) { step(); n++; }
     return sw.Elapsed.TotalSeconds / n;
+}
+
+// Read + write bytes per second of a large tensor copy: the memory bandwidth decoding is bound by.
+static double MemoryBandwidthGBps(Device device)
+{
+    using var source = ones(64L * 1024 * 1024, dtype: ScalarType.Float32, device: device);
+    using var target = empty_like(source);
+    double seconds = Time(() => { target.copy_(source); Sync(target.narrow(0, 0, 1)); }, minSeconds: 1, maxIters: 20);
+    return 2.0 * source.NumberOfElements * 4 / seconds / 1e9;
 }
 
 static void Sync(Tensor t) => t.sum().to(ScalarType.Float32).item<float>();

@@ -1,4 +1,5 @@
 using Cai.ServiceDefaults;
+using Cai.Services.Critique;
 using Cai.Services.Critique.Grpc;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -6,6 +7,7 @@ builder.AddServiceDefaults();
 builder.ConfigureCaiEndpoints(defaultGrpcPort: 5120);
 builder.AddCaiRedis();
 builder.Services.AddCaiGrpc();
+builder.AddCritique();
 
 var app = builder.Build();
 app.MapGrpcService<CritiqueService>();

@@ -1,4 +1,5 @@
 using Cai.ServiceDefaults;
+using Cai.Services.Labeling;
 using Cai.Services.Labeling.Grpc;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -6,6 +7,7 @@ builder.AddServiceDefaults();
 builder.ConfigureCaiEndpoints(defaultGrpcPort: 5140);
 builder.AddCaiRedis();
 builder.Services.AddCaiGrpc();
+builder.AddLabeling();
 
 var app = builder.Build();
 app.MapGrpcService<LabelingService>();

@@ -1,4 +1,5 @@
 using Cai.ServiceDefaults;
+using Cai.Services.PreferenceModel;
 using Cai.Services.PreferenceModel.Grpc;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -6,6 +7,7 @@ builder.AddServiceDefaults();
 builder.ConfigureCaiEndpoints(defaultGrpcPort: 5150);
 builder.AddCaiRedis();
 builder.Services.AddCaiGrpc();
+builder.AddPreferenceModel();
 
 var app = builder.Build();
 app.MapGrpcService<PreferenceModelService>();

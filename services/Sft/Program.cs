@@ -1,4 +1,5 @@
 using Cai.ServiceDefaults;
+using Cai.Services.Sft;
 using Cai.Services.Sft.Grpc;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -6,6 +7,7 @@ builder.AddServiceDefaults();
 builder.ConfigureCaiEndpoints(defaultGrpcPort: 5130);
 builder.AddCaiRedis();
 builder.Services.AddCaiGrpc();
+builder.AddSft();
 
 var app = builder.Build();
 app.MapGrpcService<SftService>();

@@ -10,7 +10,23 @@ namespace Cai.Training;
 /// <param name="GradientNorm">Global gradient L2 norm before clipping.</param>
 /// <param name="Accuracy">Fraction of the step's comparisons ranked the labelled way (preference model only).</param>
 public sealed record TrainingProgress(int Step, int TotalSteps, int Epoch, double Loss, double LearningRate,
-    double TokensPerSecond, double GradientNorm, double? Accuracy = null);
+    double TokensPerSecond, double GradientNorm, double? Accuracy = null)
+{
+    /// <summary>The step's scalars by the names progress messages and dashboards use.</summary>
+    public IReadOnlyDictionary<string, double> Metrics()
+    {
+        var metrics = new Dictionary<string, double>
+        {
+            ["loss"] = Loss,
+            ["learning_rate"] = LearningRate,
+            ["tokens_per_second"] = TokensPerSecond,
+            ["grad_norm"] = GradientNorm,
+            ["epoch"] = Epoch,
+        };
+        if (Accuracy is { } accuracy) metrics["accuracy"] = accuracy;
+        return metrics;
+    }
+}
 
 /// <summary>How a training run ended.</summary>
 /// <param name="Steps">Optimizer steps of the run (all of them, including those before a resume).</param>

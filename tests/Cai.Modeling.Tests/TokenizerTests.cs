@@ -167,17 +167,6 @@ public class TokenizerTests
         var e = Assert.Throws<FileNotFoundException>(() => HfTokenizer.Load(TempDir()));
         Assert.Contains("tokenizer.json", e.Message);
     }
-
-    [Fact]
-    public void DialogueRendersInThePapersFormat()
-    {
-        var format = HumanAssistantFormat.Instance;
-        Turn[] turns = [new(Speaker.Human, "Hi"), new(Speaker.Assistant, "Hello!"), new(Speaker.Human, "How are you?")];
-        Assert.Equal("\n\nHuman: Hi\n\nAssistant: Hello!\n\nHuman: How are you?\n\nAssistant:", format.RenderPrompt(turns));
-        Assert.Equal("\n\nHuman: Hi\n\nAssistant: Hello!", format.Render(turns[..2]));
-        Assert.Equal(["\n\nHuman:"], format.StopStrings);
-        Assert.Throws<ArgumentException>(() => format.RenderPrompt(turns[..2]));
-    }
 }
 
 public class TokenizerFileErrorTests

@@ -40,6 +40,8 @@ public sealed record BootstrapSettings
 }
 
 /// <summary>The record <c>cai bootstrap</c> writes beside the model as <c>bootstrap.json</c>.</summary>
+/// <param name="FirstLoss">Loss of the first step this call trained (after a resume, the step after the checkpoint).</param>
+/// <param name="TokensPerSecond">Mean training throughput of this call.</param>
 public sealed record BootstrapRecord(
     int Seed, string World, int WorldSeed, int Steps, int Epochs, double FirstLoss, double FinalLoss,
     double TokensPerSecond, double TrainingSeconds, string ComputeDtype, long Parameters,
@@ -194,13 +196,15 @@ public static class BootstrapCommand
         // 3. Pretraining, with a progress bar (or a line every few steps when the output is not a terminal).
         Directory.CreateDirectory(settings.Out);
         double firstLoss = double.NaN;
+        int firstStep = 0;
         TrainingResult? result = null;
         void Observe(TrainingProgress p, Action<string> show)
         {
-            if (p.Step == 1) firstLoss = p.Loss;
+            // The first step of this call: step 1, or the step after the checkpoint a resumed run continues from.
+            if (double.IsNaN(firstLoss)) (firstLoss, firstStep) = (p.Loss, p.Step);
             show($"step {p.Step}/{p.TotalSteps} loss {p.Loss:F3} {p.TokensPerSecond:N0} tok/s");
-            if (p.Step == 5)
-                console.MarkupLine($"  estimate at {p.TokensPerSecond:N0} tok/s: {TimeSpan.FromSeconds(steps * tokensPerStep / Math.Max(p.TokensPerSecond, 1)):hh\\:mm\\:ss} for {steps:N0} steps");
+            if (p.Step == firstStep + 4)
+                console.MarkupLine($"  estimate at {p.TokensPerSecond:N0} tok/s: {TimeSpan.FromSeconds((steps - p.Step) * tokensPerStep / Math.Max(p.TokensPerSecond, 1)):hh\\:mm\\:ss} for the remaining {steps - p.Step:N0} steps");
         }
         if (console.Profile.Capabilities.Interactive)
         {

@@ -1,0 +1,51 @@
+using Cai.Core.Feedback;
+using Cai.Inference;
+using Cai.ServiceDefaults;
+using Cai.Streams;
+using StackExchange.Redis;
+
+namespace Cai.Services.Labeling.Workers;
+
+/// <summary>
+/// RL-CAI's AI feedback as a stream stage: consumes a run's sample pairs (<c>cai:{run}:pairs</c>, consumer group
+/// "labeling", shared by every replica) and publishes one soft-labelled <see cref="ComparisonItem"/> per pair to
+/// <c>cai:{run}:comparisons</c>, idempotently by pair id. Up to <see cref="LabelingOptions.BatchSize"/> pairs are
+/// gathered (<see cref="MicroBatcher{TIn, TOut}"/>) into one <see cref="AiFeedbackLabeler"/> batch, i.e. one scoring
+/// call of pairs x principles x orders rows.
+/// </summary>
+public sealed class LabelingWorker(
+    RedisConnection redis, LabelingOptions options, LanguageModelFactory models, ConstitutionCache constitutions,
+    ILogger<LabelingWorker> logger)
+    : RunStreamWorkerService(() => redis.IsConfigured ? redis.Multiplexer : null, options.RunIds, options.WatchActiveRuns,
+        options.RunRefreshInterval, logger)
+{
+    /// <summary>The consumer group of the labeling stage on the pairs stream.</summary>
+    public const string Group = "labeling";
+
+    protected override string? WhyIdle => options.Model.Length == 0 ? "Labeling:Model is not set: the worker has no feedback model" : null;
+
+    protected override async Task ServeRunAsync(IDatabase db, string runId, CancellationToken cancellationToken)
+    {
+        var model = models.Get(options.Model);
+        var labeler = new AiFeedbackLabeler(model, constitutions.Get(options.Constitution), options.FeedbackOptions(), model);
+        var pairs = ItemStream<PairItem>.ForRun(runId, StageStreams.Pairs, p => p.Id);
+        var comparisons = ItemStream<ComparisonItem>.ForRun(runId, StageStreams.Comparisons, c => c.Id);
+        var producer = new StreamProducer<ComparisonItem>(db, comparisons, new StreamProducerOptions { MaxLag = null });
+        await using var batcher = new MicroBatcher<FeedbackComparison, SoftLabel>(
+            (batch, ct) => labeler.LabelAsync(batch, ct), options.BatchSize, options.BatchWindow);
+
+        var worker = new StreamWorker<PairItem>(db, pairs, new StreamWorkerOptions
+        {
+            Group = Group,
+            BatchSize = options.BatchSize,
+            MaxConcurrency = options.BatchSize,
+        }, async (item, ct) =>
+        {
+            // Validated alone, so one malformed pair cannot fail its batch-mates.
+            var comparison = item.Value.ToComparison();
+            var label = await batcher.SubmitAsync(comparison, ct);
+            await producer.PublishAsync(ComparisonItem.FromLabel(item.Value, label), ct);
+        }, logger);
+        await worker.RunAsync(cancellationToken);
+    }
+}
