@@ -70,6 +70,8 @@ public sealed class GenerationService(ModelRegistry registry, GenerationOptions 
         info.Device = registry.Device.ToString();
         var loaded = registry.Loaded();
         info.Details["loaded_models"] = string.Join(";", loaded.Select(m => m.Name));
+        info.Details["compute_dtype"] = registry.ComputeDtype.ToString();
+        info.Details["compute_dtype"] = registry.ComputeDtype.ToString();
         info.Details["queue_length"] = loaded.Sum(m => m.Batcher.QueueLength).ToString(CultureInfo.InvariantCulture);
         foreach (var m in loaded)
             info.Details[$"queue_length:{m.Name}"] = m.Batcher.QueueLength.ToString(CultureInfo.InvariantCulture);

@@ -1,3 +1,4 @@
+using TorchSharp;
 using Cai.Modeling;
 using Cai.Modeling.Generation;
 using Cai.Modeling.Scoring;
@@ -88,12 +89,14 @@ public sealed class LoadedModel : IAsyncDisposable
         Tokenizer.Dispose();
     }
 
-    internal static (LlamaForCausalLM Model, HfTokenizer Tokenizer, Sampler Sampler, Scorer Scorer) Load(string path, TorchSharp.torch.Device device, int scoreBatchSize)
+    internal static (LlamaForCausalLM Model, HfTokenizer Tokenizer, Sampler Sampler, Scorer Scorer) Load(
+        string path, TorchSharp.torch.Device device, int scoreBatchSize, TorchSharp.torch.ScalarType computeDtype)
     {
         var model = Checkpoint.LoadCausalLM(path, device);
         try
         {
             model.eval();
+            if (computeDtype != TorchSharp.torch.ScalarType.Float32) model.to(computeDtype);
             var tokenizer = HfTokenizer.Load(path);
             if (tokenizer.VocabSize > model.Config.VocabSize)
             {

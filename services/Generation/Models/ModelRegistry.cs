@@ -1,3 +1,4 @@
+using Cai.Modeling.Precision;
 using Cai.Services.Generation.Batching;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -31,10 +32,14 @@ public sealed class ModelRegistry : IHostedService, IAsyncDisposable
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<ModelRegistry>();
         Device = ResolveDevice(options.Device);
+        ComputeDtype = ResolveComputeDtype(options.ComputeDtype, Device);
     }
 
     /// <summary>The torch device every model is loaded onto.</summary>
     public Device Device { get; }
+
+    /// <summary>The precision served models compute in (decided once, at start-up).</summary>
+    public ScalarType ComputeDtype { get; }
 
     /// <summary>The full folder path a request's model name stands for.</summary>
     public string Resolve(string model) => Path.GetFullPath(Path.IsPathRooted(model) ? model : Path.Combine(_options.ArtifactsRoot!, model));
@@ -89,7 +94,7 @@ public sealed class ModelRegistry : IHostedService, IAsyncDisposable
         _logger.LogInformation("Loading model {Model} from {Path} onto {Device}", name, path, Device);
         try
         {
-            var (model, tokenizer, sampler, scorer) = LoadedModel.Load(path, Device, _options.MaxBatchSize);
+            var (model, tokenizer, sampler, scorer) = LoadedModel.Load(path, Device, _options.MaxBatchSize, ComputeDtype);
             var batcher = new DynamicBatcher(name, sampler, scorer, _options, _metrics, _loggerFactory.CreateLogger<DynamicBatcher>());
             _logger.LogInformation("Loaded model {Model}: {Parameters:N0} parameters", name, model.ParameterCount());
             return new LoadedModel(name, path, model, tokenizer, batcher);
@@ -129,6 +134,13 @@ public sealed class ModelRegistry : IHostedService, IAsyncDisposable
             node = previous;
         }
     }
+
+    private static ScalarType ResolveComputeDtype(string name, Device device) => name switch
+    {
+        "bf16" => ScalarType.BFloat16,
+        "auto" => PrecisionAdvisor.Advise(device).ComputeDtype,
+        _ => ScalarType.Float32,
+    };
 
     private static Device ResolveDevice(string name)
     {
