@@ -80,11 +80,12 @@ public class PipelineHostTests(PipelineHostFixture host) : IClassFixture<Pipelin
     [Fact]
     public async Task A_stage_that_is_not_built_yet_says_Unimplemented()
     {
-        var client = new Ppo.PpoClient(host.Channel("ppo"));
+        var client = new Orchestrator.OrchestratorClient(host.Channel("orchestrator"));
         var info = await client.InfoAsync(new InfoRequest(), deadline: Deadline);
-        Assert.Contains("Status", info.UnimplementedRpcs);
+        Assert.Contains("GetRun", info.UnimplementedRpcs);
+        Assert.Contains("ProbeStreams", info.LiveRpcs);
         var ex = await Assert.ThrowsAsync<RpcException>(async () =>
-            await client.StatusAsync(new PpoStatusRequest { RunId = "r" }, deadline: Deadline));
+            await client.GetRunAsync(new GetRunRequest { RunId = "r" }, deadline: Deadline));
         Assert.Equal(StatusCode.Unimplemented, ex.StatusCode);
     }
 }
