@@ -10,9 +10,10 @@ public static class CaiCommand
     /// <summary>The root command; <paramref name="console"/> receives all output (tests pass a recording one).</summary>
     public static RootCommand Create(IAnsiConsole console)
     {
-        var root = new RootCommand("cai: Constitutional AI on .NET. Bootstrap the embedded default model and evaluate policies.");
+        var root = new RootCommand("cai: Constitutional AI on .NET. Bootstrap the embedded default model, evaluate policies, export checkpoints to GGUF.");
         root.Subcommands.Add(BootstrapCommand.Create(console));
         root.Subcommands.Add(EvalCommand.Create(console));
+        root.Subcommands.Add(ExportGgufCommand.CreateExportGroup(console));
         return root;
     }
 }
