@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Cai.Modeling;
+using Cai.Testing;
 
 namespace Cai.Services.Generation.Tests;
 
@@ -10,10 +11,10 @@ namespace Cai.Services.Generation.Tests;
 /// </summary>
 internal static class TinyModel
 {
-    public const string Alphabet = " abcdefghijklmnopqrstuvwxyz0123456789.,?!:'\n";
+    public const string Alphabet = CharacterTokenizer.Lowercase;
 
     /// <summary>Ids: 0 pad, 1 bos, 2 unk, then the alphabet.</summary>
-    public static int VocabSize => 3 + Alphabet.Length;
+    public static int VocabSize => CharacterTokenizer.VocabSize(Alphabet, withEos: false);
 
     public static LlamaConfig Config => new()
     {
@@ -22,7 +23,7 @@ internal static class TinyModel
         NumHiddenLayers = 2,
         NumAttentionHeads = 4,
         NumKeyValueHeads = 2,
-        VocabSize = 3 + Alphabet.Length,
+        VocabSize = VocabSize,
         MaxPositionEmbeddings = 256,
         BosTokenId = 1,
         PadTokenId = 0,
@@ -34,51 +35,7 @@ internal static class TinyModel
         Directory.CreateDirectory(dir);
         using (var model = new LlamaForCausalLM(Config, seed: seed))
             Checkpoint.Save(model, dir);
-        WriteTokenizer(dir);
+        CharacterTokenizer.Write(dir, Alphabet, withEos: false);
         return dir;
-    }
-
-    private static JsonObject Special(int id, string content) => new()
-    {
-        ["id"] = id, ["content"] = content, ["single_word"] = false, ["lstrip"] = false,
-        ["rstrip"] = false, ["normalized"] = false, ["special"] = true,
-    };
-
-    private static void WriteTokenizer(string dir)
-    {
-        var vocab = new JsonObject { ["<pad>"] = 0, ["<s>"] = 1, ["<unk>"] = 2 };
-        for (int i = 0; i < Alphabet.Length; i++) vocab[Alphabet[i].ToString()] = 3 + i;
-        var json = new JsonObject
-        {
-            ["version"] = "1.0",
-            ["truncation"] = null,
-            ["padding"] = null,
-            ["added_tokens"] = new JsonArray(Special(0, "<pad>"), Special(1, "<s>"), Special(2, "<unk>")),
-            ["normalizer"] = null,
-            // Every single character is its own piece.
-            ["pre_tokenizer"] = new JsonObject
-            {
-                ["type"] = "Split", ["pattern"] = new JsonObject { ["Regex"] = "[\\s\\S]" },
-                ["behavior"] = "Isolated", ["invert"] = false,
-            },
-            ["post_processor"] = new JsonObject
-            {
-                ["type"] = "TemplateProcessing",
-                ["single"] = new JsonArray(
-                    new JsonObject { ["SpecialToken"] = new JsonObject { ["id"] = "<s>", ["type_id"] = 0 } },
-                    new JsonObject { ["Sequence"] = new JsonObject { ["id"] = "A", ["type_id"] = 0 } }),
-                ["pair"] = new JsonArray(
-                    new JsonObject { ["Sequence"] = new JsonObject { ["id"] = "A", ["type_id"] = 0 } },
-                    new JsonObject { ["Sequence"] = new JsonObject { ["id"] = "B", ["type_id"] = 1 } }),
-                ["special_tokens"] = new JsonObject
-                {
-                    ["<s>"] = new JsonObject { ["id"] = "<s>", ["ids"] = new JsonArray(1), ["tokens"] = new JsonArray("<s>") },
-                },
-            },
-            ["decoder"] = new JsonObject { ["type"] = "Fuse" },
-            ["model"] = new JsonObject { ["type"] = "WordLevel", ["vocab"] = vocab, ["unk_token"] = "<unk>" },
-        };
-        File.WriteAllText(Path.Combine(dir, "tokenizer.json"), json.ToJsonString());
-        File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), "{\"bos_token\":\"<s>\",\"pad_token\":\"<pad>\"}");
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Cai.Modeling;
+using Cai.Testing;
 
 namespace Cai.Services.Ppo.Tests;
 
@@ -10,13 +11,13 @@ namespace Cai.Services.Ppo.Tests;
 public sealed class TinyModels : IDisposable
 {
     /// <summary>Characters of the tokenizer: enough for prompts rendered as "\n\nHuman: ...\n\nAssistant:".</summary>
-    private const string Alphabet = " abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,?!:;'\"()-\n";
+    private const string Alphabet = CharacterTokenizer.FormatMarkers;
 
     public TinyModels()
     {
         Directory.CreateDirectory(Policy);
         using (var lm = new LlamaForCausalLM(Config, seed: 7)) Checkpoint.Save(lm, Policy);
-        WriteTokenizer(Policy);
+        CharacterTokenizer.Write(Policy, Alphabet, withEos: true);
         using var pm = new ScalarHeadModel(Config, seed: 9);
         pm.Save(PreferenceModel);
     }
@@ -28,7 +29,7 @@ public sealed class TinyModels : IDisposable
     public string PreferenceModel => Path.Combine(Root, "pm");
 
     /// <summary>Ids: 0 pad, 1 bos, 2 unk, 3 eos, then the alphabet.</summary>
-    public static int VocabSize => 4 + Alphabet.Length;
+    public static int VocabSize => CharacterTokenizer.VocabSize(Alphabet, withEos: true);
 
     private static LlamaConfig Config => new()
     {
@@ -56,48 +57,5 @@ public sealed class TinyModels : IDisposable
     public void Dispose()
     {
         try { Directory.Delete(Root, recursive: true); } catch (IOException) { }
-    }
-
-    private static JsonObject Special(int id, string content) => new()
-    {
-        ["id"] = id, ["content"] = content, ["single_word"] = false, ["lstrip"] = false,
-        ["rstrip"] = false, ["normalized"] = false, ["special"] = true,
-    };
-
-    /// <summary>A word-level tokenizer whose words are single characters; BOS is prepended.</summary>
-    private static void WriteTokenizer(string dir)
-    {
-        var vocab = new JsonObject { ["<pad>"] = 0, ["<s>"] = 1, ["<unk>"] = 2, ["</s>"] = 3 };
-        for (int i = 0; i < Alphabet.Length; i++) vocab[Alphabet[i].ToString()] = 4 + i;
-        var json = new JsonObject
-        {
-            ["version"] = "1.0",
-            ["truncation"] = null,
-            ["padding"] = null,
-            ["added_tokens"] = new JsonArray(Special(0, "<pad>"), Special(1, "<s>"), Special(2, "<unk>"), Special(3, "</s>")),
-            ["normalizer"] = null,
-            ["pre_tokenizer"] = new JsonObject
-            {
-                ["type"] = "Split", ["pattern"] = new JsonObject { ["Regex"] = "[\\s\\S]" }, ["behavior"] = "Isolated", ["invert"] = false,
-            },
-            ["post_processor"] = new JsonObject
-            {
-                ["type"] = "TemplateProcessing",
-                ["single"] = new JsonArray(
-                    new JsonObject { ["SpecialToken"] = new JsonObject { ["id"] = "<s>", ["type_id"] = 0 } },
-                    new JsonObject { ["Sequence"] = new JsonObject { ["id"] = "A", ["type_id"] = 0 } }),
-                ["pair"] = new JsonArray(
-                    new JsonObject { ["Sequence"] = new JsonObject { ["id"] = "A", ["type_id"] = 0 } },
-                    new JsonObject { ["Sequence"] = new JsonObject { ["id"] = "B", ["type_id"] = 1 } }),
-                ["special_tokens"] = new JsonObject
-                {
-                    ["<s>"] = new JsonObject { ["id"] = "<s>", ["ids"] = new JsonArray(1), ["tokens"] = new JsonArray("<s>") },
-                },
-            },
-            ["decoder"] = new JsonObject { ["type"] = "Fuse" },
-            ["model"] = new JsonObject { ["type"] = "WordLevel", ["vocab"] = vocab, ["unk_token"] = "<unk>" },
-        };
-        File.WriteAllText(Path.Combine(dir, "tokenizer.json"), json.ToJsonString());
-        File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), "{\"bos_token\":\"<s>\",\"eos_token\":\"</s>\",\"pad_token\":\"<pad>\"}");
     }
 }

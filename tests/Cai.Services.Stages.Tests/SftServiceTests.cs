@@ -4,7 +4,9 @@ using Cai.Modeling;
 using Cai.Protos.V1;
 using Cai.Services.Sft;
 using Cai.Services.Sft.Grpc;
+using Cai.ServiceDefaults.Grpc;
 using Grpc.Core;
+using Microsoft.Extensions.DependencyInjection;
 using SftClient = Cai.Protos.V1.Sft.SftClient;
 
 namespace Cai.Services.Stages.Tests;
@@ -70,16 +72,24 @@ public sealed class SftServiceTests(ModelFixture models) : IClassFixture<ModelFi
     [Fact]
     public async Task ASecondConcurrentJobIsRefusedAsResourceExhausted()
     {
-        using var first = Client.Train(Request(WriteData(revisions: 64, helpful: 0), "sft-busy", batchSize: 1), deadline: TestPaths.Deadline(300));
-        Assert.True(await first.ResponseStream.MoveNext());
-        Assert.Equal(SftTrainResponse.KindOneofCase.Progress, first.ResponseStream.Current.KindCase);
+        // Hold the replica's job slot with a job that waits for the test: no race with a fast real job.
+        var jobs = _server.Services.GetRequiredService<TrainingJobs>();
+        var release = new TaskCompletionSource();
+        var busy = jobs.RunAsync<int, int>(_ => { release.Task.Wait(); return 0; }, _ => Task.CompletedTask, CancellationToken.None);
+        Assert.True(jobs.Busy);
 
-        using var second = Client.Train(Request(WriteData(revisions: 4, helpful: 0), "sft-second"), deadline: TestPaths.Deadline());
-        var ex = await Assert.ThrowsAsync<RpcException>(() => second.ResponseStream.ReadAllAsync().ToListAsync().AsTask());
-        Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
+        using (var second = Client.Train(Request(WriteData(revisions: 4, helpful: 0), "sft-second"), deadline: TestPaths.Deadline()))
+        {
+            var ex = await Assert.ThrowsAsync<RpcException>(() => second.ResponseStream.ReadAllAsync().ToListAsync().AsTask());
+            Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
+        }
 
-        var rest = await first.ResponseStream.ReadAllAsync().ToListAsync();
-        Assert.Equal(SftTrainResponse.KindOneofCase.Result, rest[^1].KindCase);
+        release.SetResult();
+        await busy;
+        // Once the slot is free, a real job runs to its result.
+        using var after = Client.Train(Request(WriteData(revisions: 4, helpful: 0), "sft-after"), deadline: TestPaths.Deadline(300));
+        var responses = await after.ResponseStream.ReadAllAsync().ToListAsync();
+        Assert.Equal(SftTrainResponse.KindOneofCase.Result, responses[^1].KindCase);
     }
 
     [Fact]

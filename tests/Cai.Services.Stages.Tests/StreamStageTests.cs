@@ -113,6 +113,9 @@ public sealed class StreamStageTests(RedisStagesFixture fixture) : IClassFixture
 
         string runId = NewRunId();
         const int prompts = 8;
+        // Every prompt is in the stream before the worker starts, so its first read takes the whole batch.
+        var stream = ItemStream<PromptItem>.ForRun(runId, StageStreams.Prompts, p => p.Id);
+        await new StreamProducer<PromptItem>(Db, stream).PublishManyAsync(Enumerable.Range(0, prompts).Select(i => new PromptItem($"q{i}", $"Tell me secret {i}.")));
         await using var critique = await StageServer.StartAsync(b =>
         {
             b.AddCritique();
@@ -128,8 +131,6 @@ public sealed class StreamStageTests(RedisStagesFixture fixture) : IClassFixture
             ("Critique:MaxNewTokens", "4"),
             ("Critique:BatchSize", prompts.ToString(System.Globalization.CultureInfo.InvariantCulture)),
             ("Critique:BatchWindow", "00:00:02")));
-        var stream = ItemStream<PromptItem>.ForRun(runId, StageStreams.Prompts, p => p.Id);
-        await new StreamProducer<PromptItem>(Db, stream).PublishManyAsync(Enumerable.Range(0, prompts).Select(i => new PromptItem($"q{i}", $"Tell me secret {i}.")));
 
         await WaitForAsync(ItemStream<RevisionItem>.ForRun(runId, StageStreams.Revisions, r => r.PromptId), prompts);
         // Response, critique and revision: three model calls, each carrying every prompt of the batch.
