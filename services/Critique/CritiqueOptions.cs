@@ -1,3 +1,4 @@
+using Cai.Inference;
 using Cai.Core.CritiqueRevision;
 using Cai.Core.Generation;
 
@@ -71,32 +72,14 @@ public sealed record CritiqueOptions
     public static CritiqueOptions FromConfiguration(IConfiguration configuration)
     {
         var section = configuration.GetSection("Critique");
-        var defaults = new CritiqueOptions();
-        var options = new CritiqueOptions
+        // The binder names the key of a value it cannot convert; run ids also accept one comma-separated value.
+        var options = (section.Get<CritiqueOptions>() ?? new CritiqueOptions()) with
         {
-            Model = section["Model"] ?? defaults.Model,
-            Constitution = section["Constitution"] ?? defaults.Constitution,
-            Rounds = section.GetValue("Rounds", defaults.Rounds),
-            FewShotExamples = section.GetValue("FewShotExamples", defaults.FewShotExamples),
-            MaxRounds = section.GetValue("MaxRounds", defaults.MaxRounds),
-            Seed = section.GetValue("Seed", defaults.Seed),
-            DirectRevision = section.GetValue("DirectRevision", defaults.DirectRevision),
-            Temperature = section.GetValue("Temperature", defaults.Temperature),
-            MaxNewTokens = section.GetValue("MaxNewTokens", defaults.MaxNewTokens),
-            BatchSize = section.GetValue("BatchSize", defaults.BatchSize),
-            BatchWindow = section.GetValue("BatchWindow", defaults.BatchWindow),
-            RunIds = RunIdList(section.GetSection("RunIds")),
-            WatchActiveRuns = section.GetValue("WatchActiveRuns", defaults.WatchActiveRuns),
-            RunRefreshInterval = section.GetValue("RunRefreshInterval", defaults.RunRefreshInterval),
+            RunIds = RunStreamWorkerService.ParseRunIds(section.GetSection("RunIds")),
         };
         var errors = options.LoopOptions().Validate().Select(e => "Critique:" + e).ToList();
         if (options.MaxRounds < 1) errors.Add("Critique:MaxRounds must be >= 1");
         if (options.RunRefreshInterval <= TimeSpan.Zero) errors.Add("Critique:RunRefreshInterval must be > 0");
         return errors.Count == 0 ? options : throw new InvalidOperationException("Invalid configuration: " + string.Join("; ", errors));
     }
-
-    // Either a list (RunIds:0, RunIds:1) or one comma-separated value.
-    internal static IReadOnlyList<string> RunIdList(IConfigurationSection section) =>
-        [.. (section.Value is { } single ? single.Split(',') : section.GetChildren().Select(c => c.Value ?? ""))
-            .Select(s => s.Trim()).Where(s => s.Length > 0).Distinct()];
 }

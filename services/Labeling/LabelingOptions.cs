@@ -1,3 +1,4 @@
+using Cai.Inference;
 using Cai.Core.Feedback;
 using Cai.Core.Generation;
 
@@ -72,32 +73,13 @@ public sealed record LabelingOptions
     public static LabelingOptions FromConfiguration(IConfiguration configuration)
     {
         var section = configuration.GetSection("Labeling");
-        var defaults = new LabelingOptions();
-        var options = new LabelingOptions
+        // The binder names the key of a value it cannot convert; run ids also accept one comma-separated value.
+        var options = (section.Get<LabelingOptions>() ?? new LabelingOptions()) with
         {
-            Model = section["Model"] ?? defaults.Model,
-            Constitution = section["Constitution"] ?? defaults.Constitution,
-            PrinciplesPerComparison = section.GetValue("PrinciplesPerComparison", defaults.PrinciplesPerComparison),
-            AverageOverOrders = section.GetValue("AverageOverOrders", defaults.AverageOverOrders),
-            FewShotExamples = section.GetValue("FewShotExamples", defaults.FewShotExamples),
-            ChainOfThought = section.GetValue("ChainOfThought", defaults.ChainOfThought),
-            ClampLow = section.GetValue("ClampLow", defaults.ClampLow),
-            ClampHigh = section.GetValue("ClampHigh", defaults.ClampHigh),
-            ReasoningMaxNewTokens = section.GetValue("ReasoningMaxNewTokens", defaults.ReasoningMaxNewTokens),
-            Seed = section.GetValue("Seed", defaults.Seed),
-            BatchSize = section.GetValue("BatchSize", defaults.BatchSize),
-            BatchWindow = section.GetValue("BatchWindow", defaults.BatchWindow),
-            RunIds = RunIdList(section.GetSection("RunIds")),
-            WatchActiveRuns = section.GetValue("WatchActiveRuns", defaults.WatchActiveRuns),
-            RunRefreshInterval = section.GetValue("RunRefreshInterval", defaults.RunRefreshInterval),
+            RunIds = RunStreamWorkerService.ParseRunIds(section.GetSection("RunIds")),
         };
         var errors = options.FeedbackOptions().Validate().Select(e => "Labeling:" + e).ToList();
         if (options.RunRefreshInterval <= TimeSpan.Zero) errors.Add("Labeling:RunRefreshInterval must be > 0");
         return errors.Count == 0 ? options : throw new InvalidOperationException("Invalid configuration: " + string.Join("; ", errors));
     }
-
-    // Either a list (RunIds:0, RunIds:1) or one comma-separated value.
-    private static IReadOnlyList<string> RunIdList(IConfigurationSection section) =>
-        [.. (section.Value is { } single ? single.Split(',') : section.GetChildren().Select(c => c.Value ?? ""))
-            .Select(s => s.Trim()).Where(s => s.Length > 0).Distinct()];
 }

@@ -18,6 +18,11 @@ public abstract class RunStreamWorkerService(
     /// <summary>The Redis set of run ids the stage workers serve.</summary>
     public const string ActiveRunsKey = "cai:runs:active";
 
+    /// <summary>Run ids from configuration: a list (RunIds:0, RunIds:1) or one comma-separated value.</summary>
+    public static IReadOnlyList<string> ParseRunIds(Microsoft.Extensions.Configuration.IConfigurationSection section) =>
+        [.. (section.Value is { } single ? single.Split(',') : section.GetChildren().Select(c => c.Value ?? ""))
+            .Select(s => s.Trim()).Where(s => s.Length > 0).Distinct()];
+
     private readonly Dictionary<string, Task> _running = new(StringComparer.Ordinal);
 
     /// <summary>Why the worker cannot run at all (e.g. no model configured), or null; logged once, then the worker stays idle.</summary>
