@@ -65,7 +65,10 @@ public sealed record CaiHostOptions(
 
         if (errors.Count > 0)
             throw new HostConfigurationException("Invalid AppHost configuration:\n  " + string.Join("\n  ", errors));
-        return new CaiHostOptions(artifacts, section["BaseModel"] ?? "", redisMode, section["Profile"] ?? "default", services);
+        string baseModel = section["BaseModel"] ?? "";
+        if (baseModel.Length > 0 && !Path.IsPathRooted(baseModel))
+            baseModel = Path.GetFullPath(Path.Combine(contentRoot, baseModel));
+        return new CaiHostOptions(artifacts, baseModel, redisMode, section["Profile"] ?? "default", services);
     }
 
     /// <summary>Accepts both "0,1" and a JSON array / indexed keys (Gpus:0, Gpus:1).</summary>

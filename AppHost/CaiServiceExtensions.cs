@@ -51,11 +51,9 @@ public static class CaiServiceExtensions
                 .WithHttpHealthCheck("/health", endpointName: "http")
                 .WithEnvironment("Cai__ArtifactsRoot", options.ArtifactsRoot)
                 .WithEnvironment("Cai__BaseModel", options.BaseModel)
-                .WithEnvironment("Cai__ServiceName", name)
-                .WithEnvironment("Cai__Replica", placement.Replica.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                .WithEnvironment("Cai__ServiceName", name);
             if (pinned)
-                project.WithEnvironment("CUDA_VISIBLE_DEVICES", placement.CudaVisibleDevices)
-                       .WithEnvironment("Cai__Device", "cuda");
+                project.WithEnvironment("CUDA_VISIBLE_DEVICES", placement.CudaVisibleDevices);
             else if (service.Replicas > 1)
                 project.WithReplicas(service.Replicas);
             replicas.Add(project);

@@ -77,6 +77,8 @@ public sealed record CritiqueOptions
         {
             RunIds = RunStreamWorkerService.ParseRunIds(section.GetSection("RunIds")),
         };
+        // Without a model of its own the stage uses the run's base model (Cai:BaseModel, set by the AppHost).
+        if (options.Model.Length == 0) options = options with { Model = configuration["Cai:BaseModel"] ?? "" };
         var errors = options.LoopOptions().Validate().Select(e => "Critique:" + e).ToList();
         if (options.MaxRounds < 1) errors.Add("Critique:MaxRounds must be >= 1");
         if (options.RunRefreshInterval <= TimeSpan.Zero) errors.Add("Critique:RunRefreshInterval must be > 0");

@@ -78,6 +78,8 @@ public sealed record LabelingOptions
         {
             RunIds = RunStreamWorkerService.ParseRunIds(section.GetSection("RunIds")),
         };
+        // Without a model of its own the stage uses the run's base model (Cai:BaseModel, set by the AppHost).
+        if (options.Model.Length == 0) options = options with { Model = configuration["Cai:BaseModel"] ?? "" };
         var errors = options.FeedbackOptions().Validate().Select(e => "Labeling:" + e).ToList();
         if (options.RunRefreshInterval <= TimeSpan.Zero) errors.Add("Labeling:RunRefreshInterval must be > 0");
         return errors.Count == 0 ? options : throw new InvalidOperationException("Invalid configuration: " + string.Join("; ", errors));

@@ -13,8 +13,10 @@ public class HostOptionsTests
     [Fact]
     public void A_valid_configuration_resolves_paths_and_defaults()
     {
-        var options = Load(("Cai:ArtifactsRoot", "runs"), ("Cai:Services:generation:Replicas", "2"), ("Cai:Services:generation:Gpus", "0,1"));
+        var options = Load(("Cai:ArtifactsRoot", "runs"), ("Cai:BaseModel", "../models/default"),
+            ("Cai:Services:generation:Replicas", "2"), ("Cai:Services:generation:Gpus", "0,1"));
         Assert.Equal("/tmp/cai-host-options/runs", options.ArtifactsRoot);
+        Assert.Equal("/tmp/models/default", options.BaseModel);
         Assert.Equal(2, options.Services["generation"].Replicas);
         Assert.Equal([0, 1], options.Services["generation"].Gpus);
         Assert.Equal(1, options.Services["ppo"].Replicas);

@@ -18,6 +18,13 @@ public sealed class StageOptionsTests
     }
 
     [Fact]
+    public void Without_a_model_of_its_own_a_stage_uses_the_runs_base_model()
+    {
+        Assert.Equal("models/default", CritiqueOptions.FromConfiguration(Config(("Cai:BaseModel", "models/default"))).Model);
+        Assert.Equal("pm-policy", LabelingOptions.FromConfiguration(Config(("Cai:BaseModel", "models/default"), ("Labeling:Model", "pm-policy"))).Model);
+    }
+
+    [Fact]
     public void A_bad_value_is_refused_naming_its_key()
     {
         var unparsable = Assert.ThrowsAny<InvalidOperationException>(() => CritiqueOptions.FromConfiguration(Config(("Critique:Rounds", "many"))));
