@@ -107,25 +107,29 @@ public sealed class BatchingTests(ServerFixture fixture, ITestOutputHelper outpu
     [Fact]
     public async Task ACallCancelledWhileQueuedFreesItsSlot()
     {
+        // A wider model than the fixture's, so that the 250-token call below keeps the model busy (about a
+        // second even on an idle machine) for much longer than the queue checks take (milliseconds).
+        TinyModel.Write(Path.Combine(fixture.Root, "wide"), seed: 5,
+            TinyModel.Config with { HiddenSize = 256, IntermediateSize = 1024, NumHiddenLayers = 4 });
         await using var server = await GenerationServer.StartAsync(fixture.Root,
             ("Generation:MaxQueueLength", "2"), ("Generation:MaxBatchSize", "1"), ("Generation:MaxNewTokens", "250"));
         var client = server.Client;
-        await Generate(client, Greedy("warm up", 1));
+        await Generate(client, Greedy("warm up", 1, model: "wide"));
 
         // A long call occupies the model; two more fill the queue.
-        using var running = client.Generate(Greedy("a", 250, stream: true), deadline: Deadline());
+        using var running = client.Generate(Greedy("a", 250, stream: true, model: "wide"), deadline: Deadline());
         Assert.True(await running.ResponseStream.MoveNext(CancellationToken.None), "the long call is running");
         using var leaving = new CancellationTokenSource();
-        var queuedA = Generate(client, Greedy("b", 2));
-        using var queuedB = client.Generate(Greedy("c", 2), deadline: Deadline(), cancellationToken: leaving.Token);
+        var queuedA = Generate(client, Greedy("b", 2, model: "wide"));
+        using var queuedB = client.Generate(Greedy("c", 2, model: "wide"), deadline: Deadline(), cancellationToken: leaving.Token);
         await WaitForQueueLength(client, "2");
 
-        var full = await Assert.ThrowsAsync<RpcException>(() => Generate(client, Greedy("d", 2)));
+        var full = await Assert.ThrowsAsync<RpcException>(() => Generate(client, Greedy("d", 2, model: "wide")));
         Assert.Equal(StatusCode.ResourceExhausted, full.StatusCode);
 
         await leaving.CancelAsync();
         await WaitForQueueLength(client, "1");
-        var accepted = Generate(client, Greedy("e", 2));
+        var accepted = Generate(client, Greedy("e", 2, model: "wide"));
 
         var rest = await ReadAll(running);
         Assert.Equal(250, rest.Count(r => r.KindCase == GenerateResponse.KindOneofCase.Delta) + 1);

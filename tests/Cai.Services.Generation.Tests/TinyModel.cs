@@ -30,10 +30,10 @@ internal static class TinyModel
     };
 
     /// <summary>Writes config.json, model.safetensors, tokenizer.json and tokenizer_config.json into <paramref name="dir"/>.</summary>
-    public static string Write(string dir, long seed)
+    public static string Write(string dir, long seed, LlamaConfig? config = null)
     {
         Directory.CreateDirectory(dir);
-        using (var model = new LlamaForCausalLM(Config, seed: seed))
+        using (var model = new LlamaForCausalLM(config ?? Config, seed: seed))
             Checkpoint.Save(model, dir);
         CharacterTokenizer.Write(dir, Alphabet, withEos: false);
         return dir;
