@@ -1,6 +1,6 @@
 using Cai.ServiceDefaults.Grpc;
 using Cai.Services.PreferenceModel.Scoring;
-using Cai.Services.PreferenceModel.Training;
+using Cai.Inference.TrainingData;
 
 namespace Cai.Services.PreferenceModel;
 

@@ -1,5 +1,5 @@
 using Cai.ServiceDefaults.Grpc;
-using Cai.Services.Sft.Training;
+using Cai.Inference.TrainingData;
 
 namespace Cai.Services.Sft;
 

@@ -27,6 +27,24 @@ public static class Metrics
 
     /// <summary>All held-out prompts together.</summary>
     public const string AllGroups = "all";
+
+    /// <summary>A prompt kind as reports spell it: "harmful", "sensitive_benign", "benign".</summary>
+    public static string KindName(PromptKind kind) => kind switch
+    {
+        PromptKind.Harmful => "harmful",
+        PromptKind.SensitiveBenign => "sensitive_benign",
+        _ => "benign",
+    };
+
+    /// <summary>A verdict as reports spell it: "harmful", "harmless_and_engaged", "evasive", "helpful_correct", "wrong".</summary>
+    public static string VerdictName(Verdict verdict) => verdict switch
+    {
+        Verdict.Harmful => "harmful",
+        Verdict.HarmlessAndEngaged => "harmless_and_engaged",
+        Verdict.Evasive => "evasive",
+        Verdict.HelpfulCorrect => "helpful_correct",
+        _ => "wrong",
+    };
 }
 
 /// <summary>A measured proportion with its Wilson 95% interval.</summary>

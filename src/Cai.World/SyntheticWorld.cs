@@ -102,6 +102,39 @@ public sealed class SyntheticWorld
     public IReadOnlyList<WorldPrompt> HelpfulPrompts(PromptSplit split = PromptSplit.Train) =>
         _prompts.Where(p => p.Split == split && p.Kind == PromptKind.Benign).ToList();
 
+    /// <summary>
+    /// Helpfulness comparisons, the world's stand-in for the human helpfulness labels the paper mixes into PM
+    /// training: for a seeded sample of train benign and sensitive-benign prompts, the world's reference answer
+    /// (chosen) against either a bare refusal or the reference answer of another prompt (rejected, half each).
+    /// Harm categories' harmful prompts never appear, so these say nothing about harmlessness.
+    /// </summary>
+    public IReadOnlyList<HelpfulnessComparison> HelpfulnessComparisons(int count, int seed)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        var pool = _prompts.Where(p => p.Split == PromptSplit.Train && p.Kind != PromptKind.Harmful).ToList();
+        if (pool.Count < 2 || count == 0) return [];
+        var random = new Random(seed);
+        var result = new List<HelpfulnessComparison>(count);
+        for (int i = 0; i < count; i++)
+        {
+            var prompt = pool[random.Next(pool.Count)];
+            string rejected;
+            if (random.Next(2) == 0)
+            {
+                rejected = RequestGenerator.GenericRefusals[random.Next(RequestGenerator.GenericRefusals.Length)];
+            }
+            else
+            {
+                var other = pool[random.Next(pool.Count)];
+                rejected = other.Truth.ReferenceAnswer == prompt.Truth.ReferenceAnswer
+                    ? RequestGenerator.GenericRefusals[random.Next(RequestGenerator.GenericRefusals.Length)]
+                    : other.Truth.ReferenceAnswer;
+            }
+            result.Add(new HelpfulnessComparison(prompt.Id, prompt.Dialogue, prompt.Truth.ReferenceAnswer, rejected));
+        }
+        return result;
+    }
+
     /// <summary>Held-out evaluation prompts of a split (dev to tune, test to report), all kinds.</summary>
     public IReadOnlyList<WorldPrompt> EvaluationPrompts(PromptSplit split = PromptSplit.Test)
     {
@@ -146,3 +179,6 @@ public sealed class SyntheticWorld
         }
     }
 }
+
+/// <summary>A helpfulness comparison of the world: the <paramref name="Chosen"/> answer to <paramref name="Prompt"/> is better than <paramref name="Rejected"/>.</summary>
+public sealed record HelpfulnessComparison(string PromptId, Cai.Core.Dialogues.Dialogue Prompt, string Chosen, string Rejected);

@@ -1,3 +1,4 @@
+using Cai.Training.Jobs;
 using System.Diagnostics;
 using Cai.Core.Data;
 using Cai.Modeling;
@@ -102,27 +103,7 @@ public sealed class PpoService(RedisConnection redis, PpoServiceOptions options,
         IReadOnlyList<PromptRecord> prompts, IProgress<PpoStepStats> progress, CancellationToken cancellationToken)
     {
         if (options.Threads > 0) set_num_threads(options.Threads);
-        using var tokenizer = HfTokenizer.Load(policyModel);
-        using var lm = Checkpoint.LoadCausalLM(policyModel);
-        using var preferenceModel = ScalarHeadModel.Load(rewardModel);
-        if (preferenceModel.Config.VocabSize != lm.Config.VocabSize)
-            throw new ArgumentException($"has vocab_size {preferenceModel.Config.VocabSize} but the policy has {lm.Config.VocabSize}: the preference model must share the policy's tokenizer", "reward_model");
-        var promptIds = prompts.Select(p => tokenizer.Encode(p.Prompt.RenderPrompt())).ToList();
-
-        var policy = new PolicyModel(lm, tokenizer);
-        var reference = ReferenceModel.CopyOf(policy);
-        var value = ValueModel.Create(trainerOptions.ValueModelSource, policy, preferenceModel);
-        // The reward reads token ids of the policy's tokenizer, which the preference model shares.
-        var reward = new PreferenceModelReward(new PreferenceModelScorer(preferenceModel, tokenizer));
-        try
-        {
-            return new PpoTrainer(policy, reference, value, reward, trainerOptions, policyModel).Train(promptIds, outputDir, progress, cancellationToken);
-        }
-        finally
-        {
-            reference.Model.Dispose();
-            value.Model.Dispose();
-        }
+        return StageTraining.Ppo(policyModel, rewardModel, outputDir, trainerOptions, prompts, progress, cancellationToken);
     }
 
     /// <summary>Every prompt of the request's files, in order; a missing file is NOT_FOUND, a malformed one names the field.</summary>
@@ -163,23 +144,8 @@ public sealed class PpoService(RedisConnection redis, PpoServiceOptions options,
         if (!(request.KlTarget >= 0) || double.IsInfinity(request.KlTarget))
             throw new ArgumentException($"must be finite and >= 0 (0 = a fixed coefficient); got {request.KlTarget}", "kl_target");
 
-        var d = new PpoOptions();
-        int promptsPerIteration = request.PromptsPerIteration == 0 ? d.PromptsPerIteration : request.PromptsPerIteration;
-        int rolloutSize = promptsPerIteration * d.SamplesPerPrompt;
-        return d with
-        {
-            Iterations = request.Iterations == 0 ? d.Iterations : request.Iterations,
-            PromptsPerIteration = promptsPerIteration,
-            // A small rollout is one minibatch rather than an invalid configuration.
-            MiniBatchSize = Math.Min(d.MiniBatchSize, rolloutSize),
-            MaxNewTokens = request.MaxNewTokens == 0 ? d.MaxNewTokens : request.MaxNewTokens,
-            LearningRate = request.LearningRate == 0 ? d.LearningRate : request.LearningRate,
-            KlCoefficient = request.KlCoef == 0 ? d.KlCoefficient : request.KlCoef,
-            // The proto's contract: kl_target 0 keeps beta fixed at kl_coef.
-            AdaptiveKl = request.KlTarget > 0,
-            KlTarget = request.KlTarget > 0 ? request.KlTarget : d.KlTarget,
-            Seed = request.Seed,
-            ResumeFromCheckpoint = request.Resume,
-        };
+        if (request.PpoEpochs < 0) throw new ArgumentException($"must be >= 0 (0 = the default); got {request.PpoEpochs}", "ppo_epochs");
+        return StageTraining.PpoOptionsFor(request.Iterations, request.PromptsPerIteration, request.MaxNewTokens, request.LearningRate,
+            request.KlCoef, request.KlTarget, request.PpoEpochs, request.Seed, request.Resume);
     }
 }

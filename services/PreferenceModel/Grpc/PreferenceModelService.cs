@@ -1,3 +1,4 @@
+using Cai.Training.Jobs;
 using System.Diagnostics;
 using Cai.Core.Data;
 using Cai.Core.Dialogues;
@@ -8,7 +9,7 @@ using Cai.ServiceDefaults;
 using Cai.ServiceDefaults.Grpc;
 using Cai.Services.PreferenceModel.Evaluation;
 using Cai.Services.PreferenceModel.Scoring;
-using Cai.Services.PreferenceModel.Training;
+using Cai.Inference.TrainingData;
 using Cai.Training;
 using Cai.Training.Data;
 using Cai.Training.PreferenceModel;
@@ -78,16 +79,8 @@ public sealed class PreferenceModelService(
         IReadOnlyList<PreferenceComparison> comparisons, IProgress<TrainingProgress> progress, CancellationToken cancellationToken)
     {
         if (options.Threads > 0) set_num_threads(options.Threads);
-        using var tokenizer = HfTokenizer.Load(initModel);
-        using var pm = ScalarHeadModel.FromCausalLM(initModel, seed: unchecked((long)trainerOptions.Seed));
-        var trainer = new PreferenceModelTrainer(pm, tokenizer, trainerOptions, initModel);
-        var trained = trainer.Train(comparisons, outputDir, progress, cancellationToken);
-        // Accuracy of the final model on its training comparisons (the per-step figure is one batch's); NaN when
-        // every label is 0.5 and no comparison has a better side.
-        if (comparisons.All(c => c.PreferA == 0.5)) return (trained, double.NaN);
-        var scorer = new PreferenceModelScorer(pm, tokenizer, options.ScoreBatchSize, trainerOptions.ContextLength, trainerOptions.AppendEos);
-        var fit = new PreferenceModelEvaluator(scorer, options.CalibrationBins).Evaluate(comparisons, cancellationToken);
-        return (trained, fit.Accuracy);
+        return StageTraining.PreferenceModel(initModel, outputDir, trainerOptions, comparisons, progress, cancellationToken,
+            options.ScoreBatchSize, options.CalibrationBins);
     }
 
     public override async Task<PmScoreResponse> Score(PmScoreRequest request, ServerCallContext context)

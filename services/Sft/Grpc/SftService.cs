@@ -1,3 +1,4 @@
+using Cai.Training.Jobs;
 using System.Diagnostics;
 using Cai.Inference;
 using Cai.Modeling;
@@ -5,7 +6,7 @@ using Cai.Modeling.Tokenization;
 using Cai.Protos.V1;
 using Cai.ServiceDefaults;
 using Cai.ServiceDefaults.Grpc;
-using Cai.Services.Sft.Training;
+using Cai.Inference.TrainingData;
 using Cai.Streams;
 using Cai.Training;
 using Cai.Training.Data;
@@ -72,10 +73,7 @@ public sealed class SftService(RedisConnection redis, SftServiceOptions options,
         IReadOnlyList<SftExample> examples, IProgress<TrainingProgress> progress, CancellationToken cancellationToken)
     {
         if (options.Threads > 0) set_num_threads(options.Threads);
-        using var tokenizer = HfTokenizer.Load(baseModel);
-        using var policy = Checkpoint.LoadCausalLM(baseModel);
-        var trainer = new SftTrainer(policy, tokenizer, trainerOptions, baseModel);
-        return trainer.Train(examples, outputDir, progress, cancellationToken);
+        return StageTraining.Sft(baseModel, outputDir, trainerOptions, examples, progress, cancellationToken);
     }
 
     public override Task<ServiceInfo> Info(InfoRequest request, ServerCallContext context)

@@ -53,16 +53,16 @@ public sealed record RunConfiguration
     /// <summary>The default run (DESIGN.md sizes, about 25 minutes on a 2-core CPU).</summary>
     public static RunConfiguration Default { get; } = new();
 
-    /// <summary>Every stage at a tiny scale (32 prompts, a 2-layer model): CI and resume tests, about 3 minutes.</summary>
+    /// <summary>Every stage at a tiny scale (32 prompts, the committed default model): CI and resume tests, about a minute in-process.</summary>
     public static RunConfiguration Smoke { get; } = new()
     {
         Profile = "smoke",
-        Models = new() { Policy = "models/smoke" },
+        Models = new() { Policy = "models/default" },
         SlCai = new() { RedTeamPrompts = 32, HelpfulPrompts = 32, Rounds = 1, MaxNewTokens = 24 },
         Labels = new() { Pairs = 32, PrinciplesPerComparison = 1, MaxNewTokens = 24 },
-        PreferenceModel = new() { HelpfulComparisons = 32 },
+        PreferenceModel = new() { HelpfulComparisons = 32, EvaluationLimit = 32 },
         Ppo = new() { Iterations = 2, PromptsPerIteration = 16, MaxNewTokens = 16 },
-        Evaluation = new() { HarmfulPrompts = 32, BenignPrompts = 32, MaxNewTokens = 24 },
+        Evaluation = new() { HarmfulPrompts = 32, BenignPrompts = 32, MaxNewTokens = 24, LabelPairs = 16, EnsemblePrinciples = 2 },
     };
 
     /// <summary>The named profile.</summary>
@@ -73,6 +73,71 @@ public sealed record RunConfiguration
         "smoke" => Smoke,
         _ => throw new ArgumentException($"unknown profile '{name}': expected 'default' or 'smoke'", nameof(name)),
     };
+
+    /// <summary>
+    /// The configuration of a run: <paramref name="profileOrFile"/> is a profile name ("default", "smoke") or a JSON
+    /// file (see <see cref="FromJson"/>), then each "Key:Sub=value" of <paramref name="overrides"/> replaces one value
+    /// (the value is read as the type the key already has: number, true/false, string; a list is comma-separated).
+    /// </summary>
+    /// <exception cref="FormatException">An unknown key or a value of the wrong type (names the key).</exception>
+    /// <exception cref="FileNotFoundException">A file that does not exist.</exception>
+    public static RunConfiguration Create(string profileOrFile, IEnumerable<KeyValuePair<string, string>>? overrides = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(profileOrFile);
+        RunConfiguration baseline = profileOrFile is "default" or "smoke"
+            ? ForProfile(profileOrFile)
+            : File.Exists(profileOrFile) ? Load(profileOrFile)
+            : throw new FileNotFoundException($"profile: '{profileOrFile}' is neither a profile (default, smoke) nor a configuration file", profileOrFile);
+        var list = overrides?.ToList() ?? [];
+        if (list.Count == 0) return baseline;
+        var root = JsonNode.Parse(baseline.ToJson())!.AsObject();
+        foreach (var (key, value) in list)
+        {
+            var path = key.Split(':', StringSplitOptions.TrimEntries);
+            JsonObject parent = root;
+            for (int i = 0; i < path.Length - 1; i++)
+            {
+                parent = FindKey(parent, path[i]) is { } name && parent[name] is JsonObject child
+                    ? child : throw new FormatException($"{key}: '{path[i]}' is not a section of the run configuration");
+            }
+            string last = path[^1];
+            if (path[0].Equals(nameof(Replicas), StringComparison.OrdinalIgnoreCase) && path.Length == 2)
+            {
+                parent[last] = int.TryParse(value, out int n) ? n : throw new FormatException($"{key}: '{value}' is not a whole number");
+                continue;
+            }
+            string field = FindKey(parent, last) ?? throw new FormatException($"{key}: unknown key (see RunConfiguration for the keys)");
+            parent[field] = ParseLike(parent[field], value, key);
+        }
+        try
+        {
+            return root.Deserialize<RunConfiguration>(JsonOptions)!;
+        }
+        catch (JsonException e)
+        {
+            throw new FormatException($"overrides: {e.Message}", e);
+        }
+    }
+
+    private static string? FindKey(JsonObject obj, string name) =>
+        obj.Select(p => p.Key).FirstOrDefault(k => k.Equals(name, StringComparison.OrdinalIgnoreCase));
+
+    private static JsonNode? ParseLike(JsonNode? existing, string value, string key)
+    {
+        switch (existing?.GetValueKind())
+        {
+            case JsonValueKind.True or JsonValueKind.False:
+                return bool.TryParse(value, out bool b) ? JsonValue.Create(b) : throw new FormatException($"{key}: '{value}' is not true or false");
+            case JsonValueKind.Number:
+                return double.TryParse(value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double d)
+                    ? JsonNode.Parse(value.Trim()) is { } n && n.GetValueKind() == JsonValueKind.Number ? n : JsonValue.Create(d)
+                    : throw new FormatException($"{key}: '{value}' is not a number");
+            case JsonValueKind.Array:
+                return new JsonArray([.. value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(v => (JsonNode?)JsonValue.Create(v))]);
+            default:
+                return value.Length == 0 ? null : JsonValue.Create(value);
+        }
+    }
 
     /// <summary>A stage's own seed, derived from the run seed and the stage name.</summary>
     public ulong DeriveSeed(string stage) => DeterministicRandom.ForItem(Seed, "run-configuration", stage).NextUInt64();
@@ -180,6 +245,18 @@ public sealed record RunConfiguration
         Positive("Ppo:Iterations", Ppo.Iterations);
         Positive("Ppo:PromptsPerIteration", Ppo.PromptsPerIteration);
         Positive("Ppo:MaxNewTokens", Ppo.MaxNewTokens);
+        Positive("Ppo:LearningRate", Ppo.LearningRate);
+        NonNegative("Ppo:KlCoefficient", Ppo.KlCoefficient);
+        NonNegative("Ppo:KlTarget", Ppo.KlTarget);
+        Positive("Ppo:Epochs", Ppo.Epochs);
+        Positive("SlCai:SftLearningRate", SlCai.SftLearningRate);
+        Positive("SlCai:SftBatchSize", SlCai.SftBatchSize);
+        NonNegative("SlCai:HelpfulRatio", SlCai.HelpfulRatio);
+        Positive("PreferenceModel:LearningRate", PreferenceModel.LearningRate);
+        Positive("PreferenceModel:BatchSize", PreferenceModel.BatchSize);
+        NonNegative("PreferenceModel:EvaluationLimit", PreferenceModel.EvaluationLimit);
+        NonNegative("Evaluation:LabelPairs", Evaluation.LabelPairs);
+        Positive("Evaluation:EnsemblePrinciples", Evaluation.EnsemblePrinciples);
 
         NonNegative("Evaluation:HarmfulPrompts", Evaluation.HarmfulPrompts);
         NonNegative("Evaluation:BenignPrompts", Evaluation.BenignPrompts);
@@ -252,6 +329,18 @@ public sealed record SlCaiStage
 
     /// <summary>Sequences per generation call (keep >= 32).</summary>
     public int BatchSize { get; init; } = 64;
+
+    /// <summary>Helpful samples per revision in the fine-tuning mix.</summary>
+    public double HelpfulRatio { get; init; } = 1.0;
+
+    /// <summary>Peak learning rate of fine-tuning.</summary>
+    public double SftLearningRate { get; init; } = 1e-4;
+
+    /// <summary>Sequences per fine-tuning step.</summary>
+    public int SftBatchSize { get; init; } = 16;
+
+    /// <summary>Fine-tune in bfloat16.</summary>
+    public bool SftBf16 { get; init; }
 }
 
 /// <summary>RL-CAI AI-feedback labelling sizes.</summary>
@@ -296,6 +385,18 @@ public sealed record PreferenceModelStage
 
     /// <summary>Fraction of comparisons held out for accuracy and calibration.</summary>
     public double HeldOutFraction { get; init; } = 0.1;
+
+    /// <summary>Peak learning rate.</summary>
+    public double LearningRate { get; init; } = 1e-4;
+
+    /// <summary>Comparisons per step.</summary>
+    public int BatchSize { get; init; } = 16;
+
+    /// <summary>Two-choice or hh-rlhf files the PM is also evaluated on (paths relative to the repository; missing files are reported and skipped).</summary>
+    public IReadOnlyList<string> EvaluationFiles { get; init; } = ["../shared/data/hh-rlhf/harmless-base-test.jsonl.gz"];
+
+    /// <summary>At most this many comparisons of each evaluation file.</summary>
+    public int EvaluationLimit { get; init; } = 500;
 }
 
 /// <summary>PPO sizes.</summary>
@@ -309,6 +410,18 @@ public sealed record PpoStage
 
     /// <summary>Most tokens per rollout.</summary>
     public int MaxNewTokens { get; init; } = 48;
+
+    /// <summary>Policy learning rate.</summary>
+    public double LearningRate { get; init; } = 3e-5;
+
+    /// <summary>Initial KL penalty coefficient (beta).</summary>
+    public double KlCoefficient { get; init; } = 0.2;
+
+    /// <summary>Target KL of the adaptive controller (nats per response); 0 keeps beta fixed. The policy must stay below it.</summary>
+    public double KlTarget { get; init; } = 6;
+
+    /// <summary>Optimisation epochs over each rollout batch.</summary>
+    public int Epochs { get; init; } = 1;
 }
 
 /// <summary>Evaluation sizes (per policy).</summary>
@@ -322,4 +435,10 @@ public sealed record EvaluationStage
 
     /// <summary>Most tokens per evaluated response.</summary>
     public int MaxNewTokens { get; init; } = 48;
+
+    /// <summary>SL-CAI pairs on which AI feedback settings and the PM are compared with the oracle (0 skips it).</summary>
+    public int LabelPairs { get; init; } = 200;
+
+    /// <summary>Principles per comparison of the "ensemble" feedback setting in that comparison.</summary>
+    public int EnsemblePrinciples { get; init; } = 4;
 }

@@ -3,7 +3,7 @@ using Cai.Core.Data;
 using Cai.Inference;
 using Cai.Training.PreferenceModel;
 
-namespace Cai.Services.PreferenceModel.Training;
+namespace Cai.Inference.TrainingData;
 
 /// <summary>
 /// The preference model's training files, told apart by their first row:

@@ -3,7 +3,7 @@ using Cai.Core.Dialogues;
 using Cai.Inference;
 using Cai.Training.Sft;
 
-namespace Cai.Services.Sft.Training;
+namespace Cai.Inference.TrainingData;
 
 /// <summary>
 /// SL-CAI's fine-tuning data as the sft service reads it: revision records (the critique worker's
