@@ -23,6 +23,9 @@ public sealed record CaiHostOptions(
 
     public static readonly string[] RedisModes = ["auto", "container", "executable"];
 
+    /// <summary>Cai:Mode (processes, the default, or containers) and the containers mode's settings (ContainerMode.cs).</summary>
+    public ContainerHostOptions Containers { get; init; } = ContainerHostOptions.Processes;
+
     public static CaiHostOptions Load(IConfiguration configuration, string contentRoot)
     {
         var section = configuration.GetSection("Cai");
@@ -63,12 +66,13 @@ public sealed record CaiHostOptions(
             services[name] = new ServiceHostOptions(replicas, gpus);
         }
 
+        var containers = ContainerHostOptions.Load(section, errors);
         if (errors.Count > 0)
             throw new HostConfigurationException("Invalid AppHost configuration:\n  " + string.Join("\n  ", errors));
         string baseModel = section["BaseModel"] ?? "";
         if (baseModel.Length > 0 && !Path.IsPathRooted(baseModel))
             baseModel = Path.GetFullPath(Path.Combine(contentRoot, baseModel));
-        return new CaiHostOptions(artifacts, baseModel, redisMode, section["Profile"] ?? "default", services);
+        return new CaiHostOptions(artifacts, baseModel, redisMode, section["Profile"] ?? "default", services) { Containers = containers };
     }
 
     /// <summary>Accepts both "0,1" and a JSON array / indexed keys (Gpus:0, Gpus:1).</summary>

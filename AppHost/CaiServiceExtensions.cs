@@ -28,6 +28,22 @@ public sealed class CaiService(string name, IReadOnlyList<IResourceBuilder<Proje
         foreach (var r in Replicas) r.WaitFor(resource);
         return this;
     }
+
+    /// <summary>This service starts once every replica of <paramref name="other"/> is healthy.</summary>
+    public CaiService WaitFor(CaiService other)
+    {
+        foreach (var r in Replicas)
+            foreach (var o in other.Replicas)
+                r.WaitFor(o);
+        return this;
+    }
+
+    /// <summary>Sets an environment variable on every replica.</summary>
+    public CaiService WithEnvironment(string name, string value)
+    {
+        foreach (var r in Replicas) r.WithEnvironment(name, value);
+        return this;
+    }
 }
 
 public static class CaiServiceExtensions

@@ -5,6 +5,7 @@ try
 {
     var builder = DistributedApplication.CreateBuilder(args);
     var cai = CaiHostOptions.Load(builder.Configuration, builder.AppHostDirectory);
+    if (cai.Containers.Enabled) return ContainerMode.Run(builder, cai); // Cai:Mode=containers: see ContainerMode.cs
 
     var redis = builder.AddCaiRedis(cai);
 
@@ -26,13 +27,19 @@ try
     var ppo = builder.AddCaiService<Projects.Cai_Services_Ppo>("ppo", cai)
         .WithReference(redis).WaitFor(redis).WithReference(preferenceModel);
 
+    // The orchestrator runs the main job (MainRun.cs) once every stage service is up.
+    var mainRun = builder.AddMainRun(cai);
     builder.AddCaiService<Projects.Cai_Services_Orchestrator>("orchestrator", cai)
         .WithReference(redis).WaitFor(redis)
         .WithReference(generation).WithReference(critique).WithReference(sft)
-        .WithReference(labeling).WithReference(preferenceModel).WithReference(ppo);
+        .WithReference(labeling).WithReference(preferenceModel).WithReference(ppo)
+        .WaitFor(generation).WaitFor(critique).WaitFor(sft).WaitFor(labeling).WaitFor(preferenceModel).WaitFor(ppo)
+        .WithEnvironment("Cai__Profile", mainRun.Profile)
+        .WithEnvironment("Cai__RunId", mainRun.RunId)
+        .WithEnvironment("Cai__RepositoryRoot", Path.GetFullPath(Path.Combine(builder.AppHostDirectory, "..")));
 
     builder.Build().Run();
-    return 0;
+    return Environment.ExitCode;
 }
 catch (HostConfigurationException ex)
 {

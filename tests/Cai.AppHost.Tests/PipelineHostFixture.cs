@@ -19,7 +19,7 @@ public sealed class PipelineHostFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Cai_AppHost>(
-            [$"Cai:ArtifactsRoot={ArtifactsRoot}", "Cai:Redis:Mode=executable"]);
+            [$"Cai:ArtifactsRoot={ArtifactsRoot}", "Cai:Redis:Mode=executable", "Cai:Profile=none"]);
         // Health checks fail while services start; those expected failures would bury real output.
         builder.Services.AddLogging(logging => logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.None));
         App = await builder.BuildAsync();

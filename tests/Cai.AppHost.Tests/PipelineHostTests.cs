@@ -78,14 +78,23 @@ public class PipelineHostTests(PipelineHostFixture host) : IClassFixture<Pipelin
     }
 
     [Fact]
-    public async Task A_stage_that_is_not_built_yet_says_Unimplemented()
+    public async Task The_orchestrator_answers_for_runs_and_names_bad_input()
     {
         var client = new Orchestrator.OrchestratorClient(host.Channel("orchestrator"));
         var info = await client.InfoAsync(new InfoRequest(), deadline: Deadline);
-        Assert.Contains("GetRun", info.UnimplementedRpcs);
-        Assert.Contains("ProbeStreams", info.LiveRpcs);
-        var ex = await Assert.ThrowsAsync<RpcException>(async () =>
-            await client.GetRunAsync(new GetRunRequest { RunId = "r" }, deadline: Deadline));
-        Assert.Equal(StatusCode.Unimplemented, ex.StatusCode);
+        Assert.Contains("StartRun", info.LiveRpcs);
+        Assert.Contains("WatchRun", info.LiveRpcs);
+        // No main run in this AppHost (Cai:Profile=none): an unknown run is NOT_FOUND, a bad profile or key is named.
+        var missing = await Assert.ThrowsAsync<RpcException>(async () =>
+            await client.GetRunAsync(new GetRunRequest { RunId = "no-such-run" }, deadline: Deadline));
+        Assert.Equal(StatusCode.NotFound, missing.StatusCode);
+        var badProfile = await Assert.ThrowsAsync<RpcException>(async () =>
+            await client.StartRunAsync(new StartRunRequest { RunId = "bad", Profile = "no-such-profile.json" }, deadline: Deadline));
+        Assert.Equal(StatusCode.InvalidArgument, badProfile.StatusCode);
+        Assert.Contains("no-such-profile.json", badProfile.Status.Detail);
+        var badKey = await Assert.ThrowsAsync<RpcException>(async () =>
+            await client.StartRunAsync(new StartRunRequest { RunId = "bad", Profile = "smoke", Overrides = { ["Ppo:Iteration"] = "3" } }, deadline: Deadline));
+        Assert.Equal(StatusCode.InvalidArgument, badKey.StatusCode);
+        Assert.Contains("Ppo:Iteration", badKey.Status.Detail);
     }
 }

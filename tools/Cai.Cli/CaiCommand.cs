@@ -14,6 +14,10 @@ public static class CaiCommand
         root.Subcommands.Add(BootstrapCommand.Create(console));
         root.Subcommands.Add(EvalCommand.Create(console));
         root.Subcommands.Add(ExportGgufCommand.CreateExportGroup(console));
+        root.Subcommands.Add(Commands.Stage.StageCommand.Create(console));
+        root.Subcommands.Add(RunCommand.Create(console));
+        root.Subcommands.Add(WatchCommand.Create(console));
+        root.Subcommands.Add(ReportCommand.Create(console));
         return root;
     }
 }

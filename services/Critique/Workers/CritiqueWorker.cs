@@ -25,23 +25,28 @@ public sealed class CritiqueWorker(
     /// <summary>The consumer group of the critique stage on the prompts stream.</summary>
     public const string Group = "critique";
 
-    protected override string? WhyIdle => options.Model.Length == 0 ? "Critique:Model is not set: the worker has no policy to sample from" : null;
 
     protected override async Task ServeRunAsync(IDatabase db, string runId, CancellationToken cancellationToken)
     {
-        Constitution constitution = constitutions.Get(options.Constitution);
-        var loop = new CritiqueRevisionLoop(models.Get(options.Model), constitution, options.LoopOptions());
+        // The run's own settings (stored by the orchestrator) win over the service's configuration.
+        var run = await StageRunSettings.LoadAsync(db, runId);
+        string model = run?.CritiqueModel ?? options.Model;
+        if (model.Length == 0) throw new InvalidOperationException($"run {runId}: no critique model (neither the run's settings nor Critique:Model name one)");
+        Constitution constitution = constitutions.Get(run?.Constitution ?? options.Constitution);
+        var loopOptions = run?.Critique ?? options.LoopOptions();
+        logger.LogInformation("Run {RunId}: critique and revision with {Model}, {Rounds} rounds", runId, model, loopOptions.Rounds);
+        var loop = new CritiqueRevisionLoop(models.Get(model), constitution, loopOptions);
         var prompts = ItemStream<PromptItem>.ForRun(runId, StageStreams.Prompts, p => p.Id);
         var revisions = ItemStream<RevisionItem>.ForRun(runId, StageStreams.Revisions, r => r.PromptId);
         var producer = new StreamProducer<RevisionItem>(db, revisions, new StreamProducerOptions { MaxLag = null });
         await using var batcher = new MicroBatcher<PromptRecord, CritiqueRevisionTrace>(
-            (batch, ct) => loop.RunAsync(batch, null, ct), options.BatchSize, options.BatchWindow);
+            (batch, ct) => loop.RunAsync(batch, null, ct), loopOptions.BatchSize, options.BatchWindow);
 
         var worker = new StreamWorker<PromptItem>(db, prompts, new StreamWorkerOptions
         {
             Group = Group,
-            BatchSize = options.BatchSize,
-            MaxConcurrency = options.BatchSize,
+            BatchSize = loopOptions.BatchSize,
+            MaxConcurrency = loopOptions.BatchSize,
         }, async (item, ct) =>
         {
             // Validated alone, so one malformed prompt cannot fail its batch-mates.

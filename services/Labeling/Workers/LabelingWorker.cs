@@ -22,12 +22,17 @@ public sealed class LabelingWorker(
     /// <summary>The consumer group of the labeling stage on the pairs stream.</summary>
     public const string Group = "labeling";
 
-    protected override string? WhyIdle => options.Model.Length == 0 ? "Labeling:Model is not set: the worker has no feedback model" : null;
 
     protected override async Task ServeRunAsync(IDatabase db, string runId, CancellationToken cancellationToken)
     {
-        var model = models.Get(options.Model);
-        var labeler = new AiFeedbackLabeler(model, constitutions.Get(options.Constitution), options.FeedbackOptions(), model);
+        // The run's own settings (stored by the orchestrator) win over the service's configuration.
+        var run = await StageRunSettings.LoadAsync(db, runId);
+        string modelName = run?.FeedbackModel ?? options.Model;
+        if (modelName.Length == 0) throw new InvalidOperationException($"run {runId}: no feedback model (neither the run's settings nor Labeling:Model name one)");
+        var feedback = run?.Feedback ?? options.FeedbackOptions();
+        logger.LogInformation("Run {RunId}: AI feedback with {Model}, {Principles} principles per comparison", runId, modelName, feedback.PrinciplesPerComparison);
+        var model = models.Get(modelName);
+        var labeler = new AiFeedbackLabeler(model, constitutions.Get(run?.Constitution ?? options.Constitution), feedback, model);
         var pairs = ItemStream<PairItem>.ForRun(runId, StageStreams.Pairs, p => p.Id);
         var comparisons = ItemStream<ComparisonItem>.ForRun(runId, StageStreams.Comparisons, c => c.Id);
         var producer = new StreamProducer<ComparisonItem>(db, comparisons, new StreamProducerOptions { MaxLag = null });

@@ -1,4 +1,5 @@
 using Cai.Protos.V1;
+using Cai.Services.Orchestrator.Runs;
 using Cai.ServiceDefaults;
 using Cai.ServiceDefaults.Grpc;
 using Cai.ServiceDefaults.Probe;
@@ -14,8 +15,78 @@ namespace Cai.Services.Orchestrator.Grpc;
 /// The orchestrator service. RPCs not overridden here answer UNIMPLEMENTED (the generated base class
 /// does that), and Info reports which are live.
 /// </summary>
-public sealed class OrchestratorService(RedisConnection redis) : Cai.Protos.V1.Orchestrator.OrchestratorBase
+public sealed class OrchestratorService(RedisConnection redis, RunManager runs, OrchestratorOptions options)
+    : Cai.Protos.V1.Orchestrator.OrchestratorBase
 {
+    /// <summary>Starts a run (or answers with the state of the existing run of that id, resuming it when nobody drives it).</summary>
+    public override async Task<RunState> StartRun(StartRunRequest request, ServerCallContext context)
+    {
+        RequireRedis();
+        var (state, dir) = await runs.StartAsync(request.RunId, string.IsNullOrWhiteSpace(request.Profile) ? "default" : request.Profile,
+            [.. request.Overrides], context.CancellationToken);
+        return ToMessage(state, dir);
+    }
+
+    public override async Task<RunState> GetRun(GetRunRequest request, ServerCallContext context)
+    {
+        RequireRedis();
+        if (string.IsNullOrWhiteSpace(request.RunId)) throw new ArgumentException("must name a run", "run_id");
+        var found = await runs.GetAsync(request.RunId, context.CancellationToken)
+            ?? throw new RpcException(new Status(StatusCode.NotFound, $"run_id: no run '{request.RunId}'"));
+        return ToMessage(found.State, found.RunDir);
+    }
+
+    /// <summary>The run's state now and after every change, until it is done or failed (or the client goes away).</summary>
+    public override async Task WatchRun(WatchRunRequest request, IServerStreamWriter<RunState> responseStream, ServerCallContext context)
+    {
+        RequireRedis();
+        if (string.IsNullOrWhiteSpace(request.RunId)) throw new ArgumentException("must name a run", "run_id");
+        var ct = context.CancellationToken;
+        DateTimeOffset? seen = null;
+        while (!ct.IsCancellationRequested)
+        {
+            var found = await runs.GetAsync(request.RunId, ct)
+                ?? throw new RpcException(new Status(StatusCode.NotFound, $"run_id: no run '{request.RunId}'"));
+            if (found.State.UpdatedUtc != seen)
+            {
+                seen = found.State.UpdatedUtc;
+                await responseStream.WriteAsync(ToMessage(found.State, found.RunDir), ct);
+                if (found.State.IsFinished) return;
+            }
+            await Task.Delay(options.PollInterval, ct);
+        }
+    }
+
+    private void RequireRedis()
+    {
+        if (!redis.IsConfigured) throw new RpcException(new Status(StatusCode.FailedPrecondition, "the orchestrator has no Redis connection (ConnectionStrings:redis)"));
+    }
+
+    /// <summary>The wire form of a run's state.</summary>
+    public static RunState ToMessage(Cai.Pipeline.RunState state, string? runDir)
+    {
+        var message = new RunState
+        {
+            RunId = state.RunId,
+            Status = Name(state.Status),
+            ReportPath = state.ReportPath ?? "",
+            Message = state.Message ?? "",
+            RunDir = runDir ?? "",
+        };
+        foreach (var s in state.Stages)
+        {
+            var stage = new StageState
+            {
+                Name = s.Name, Status = Name(s.Status), ItemsDone = s.DoneItems, ItemsTotal = s.TotalItems, Message = s.Message ?? "", Seconds = s.Seconds,
+            };
+            foreach (var (key, value) in s.Artifacts ?? new Dictionary<string, string>()) stage.Artifacts[key] = value;
+            message.Stages.Add(stage);
+        }
+        return message;
+    }
+
+    private static string Name(Cai.Pipeline.RunStatus status) => status.ToString().ToLowerInvariant();
+
     private static readonly ActivitySource Source = new("Cai.Orchestrator");
 
     /// <summary>The stage services a probe addresses when the request names none.</summary>
