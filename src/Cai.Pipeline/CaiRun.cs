@@ -192,10 +192,12 @@ public sealed partial class CaiRun
                     var latest = s.Stage(stage);
                     // A late report after the stage ended changes nothing.
                     if (latest.Status != RunStatus.Running) return s;
+                    // (0, 0) carries a message only and keeps the counts.
+                    bool counts = value.Done != 0 || value.Total != 0;
                     return s.With(latest with
                     {
-                        DoneItems = value.Done,
-                        TotalItems = value.Total,
+                        DoneItems = counts ? value.Done : latest.DoneItems,
+                        TotalItems = counts ? value.Total : latest.TotalItems,
                         Message = value.Message ?? latest.Message,
                         Seconds = secondsBefore + clock.Elapsed.TotalSeconds,
                     });

@@ -2,7 +2,7 @@ using Cai.Inference;
 
 namespace Cai.Pipeline;
 
-/// <summary>Progress of a stage's work: <paramref name="Done"/> of <paramref name="Total"/> units, and a line for people.</summary>
+/// <summary>Progress of a stage's work: <paramref name="Done"/> of <paramref name="Total"/> units, and a line for people; (0, 0) carries only the line.</summary>
 public sealed record StageProgress(long Done, long Total, string? Message = null);
 
 /// <summary>Fine-tuning of the policy on SL-CAI data (the sft service's <c>Train</c>). Paths are absolute.</summary>

@@ -78,7 +78,8 @@ public sealed class MainRunTests : IAsyncLifetime
         Assert.NotEqual("done", midRun.Stages.First(x => x.Name == "sl-cai").Status);
 
         int pid = await OrchestratorPidAsync();
-        Process.GetProcessById(pid).Kill();   // SIGKILL: no shutdown code runs
+        // SIGKILL to the orchestrator's process tree (DCP launches it through `dotnet run`): no shutdown code runs.
+        Process.GetProcessById(pid).Kill(entireProcessTree: true);
         await _app.ResourceNotifications.WaitForResourceAsync("orchestrator", KnownResourceStates.TerminalStates).WaitAsync(TimeSpan.FromMinutes(1));
         var start = await _app.Services.GetRequiredService<ResourceCommandService>().ExecuteCommandAsync("orchestrator", KnownResourceCommands.StartCommand);
         Assert.True(start.Success, start.Message);

@@ -112,20 +112,14 @@ public sealed class InProcessRunTests(TinyRunFixture fixture) : IClassFixture<Ti
     public async Task A_run_cancelled_mid_stage_resumes_with_every_item_once()
     {
         string root = Path.Combine(fixture.Root, "cancelled");
-        string revisionsFile = Path.Combine(root, "cut", RunLayout.Revisions);
-        // Two prompts per model call, so SL-CAI takes several calls; cancel as soon as its first records are written.
+        // Two prompts per model call, so SL-CAI takes several calls; the run is cancelled at its first critique record.
         var small = new KeyValuePair<string, string>("SlCai:BatchSize", "2");
         using var cts = new CancellationTokenSource();
-        var watcher = Task.Run(async () =>
+        using (var executor = new CancelAtFirstRevision(new InProcessExecutor(threads: 2, batchSize: 8), cts))
         {
-            while (!cts.IsCancellationRequested)
-            {
-                if (File.Exists(revisionsFile) && File.ReadAllText(revisionsFile).Contains('\n')) cts.Cancel();
-                await Task.Delay(20);
-            }
-        });
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => TinyRunFixture.RunAsync(root, "cut", cts.Token, small));
-        await watcher;
+            var run = new CaiRun(TinyRunFixture.Context(root, "cut", small), executor, new FileRunStateStore(root));
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run.RunAsync(cts.Token));
+        }
         var cut = RunLayout.ReadJson<RunState>(Path.Combine(root, "cut", RunLayout.StateFile));
         Assert.Equal(RunStatus.Pending, cut.Status);
         Assert.NotEqual(RunStatus.Done, cut.Stage(CaiStages.SlCai).Status);
@@ -140,4 +134,34 @@ public sealed class InProcessRunTests(TinyRunFixture fixture) : IClassFixture<Ti
         Assert.Equal(10, ids.Distinct().Count());
         Assert.Equal(File.ReadAllLines(Path.Combine(fixture.RunDir, RunLayout.Prompts)).Length, ids.Count);
     }
+}
+
+/// <summary>The real in-process executor, cancelling the run as soon as SL-CAI's first critique/revision record arrives.</summary>
+internal sealed class CancelAtFirstRevision(InProcessExecutor inner, CancellationTokenSource cancel) : IStageExecutor, IDisposable
+{
+    public Cai.Inference.ILanguageModel Model(string path) => inner.Model(path);
+
+    public Task CritiqueReviseAsync(RunContext run, IReadOnlyList<PromptItem> prompts, Func<RevisionItem, Task> onRecord, CancellationToken cancellationToken) =>
+        inner.CritiqueReviseAsync(run, prompts, async record =>
+        {
+            await onRecord(record);
+            cancel.Cancel();
+        }, cancellationToken);
+
+    public Task LabelAsync(RunContext run, IReadOnlyList<PairItem> pairs, Func<ComparisonItem, Task> onLabel, CancellationToken cancellationToken) =>
+        inner.LabelAsync(run, pairs, onLabel, cancellationToken);
+
+    public Task<string> TrainSftAsync(SftJob job, IProgress<StageProgress> progress, CancellationToken cancellationToken) =>
+        inner.TrainSftAsync(job, progress, cancellationToken);
+
+    public Task<string> TrainPreferenceModelAsync(PmJob job, IProgress<StageProgress> progress, CancellationToken cancellationToken) =>
+        inner.TrainPreferenceModelAsync(job, progress, cancellationToken);
+
+    public Task<string> TrainPpoAsync(PpoJob job, IProgress<StageProgress> progress, CancellationToken cancellationToken) =>
+        inner.TrainPpoAsync(job, progress, cancellationToken);
+
+    public Task<IReadOnlyList<float>> ScoreAsync(string preferenceModel, IReadOnlyList<string> dialogues, CancellationToken cancellationToken) =>
+        inner.ScoreAsync(preferenceModel, dialogues, cancellationToken);
+
+    public void Dispose() => inner.Dispose();
 }
