@@ -226,8 +226,9 @@ public sealed record JudgeAgreement(
 public sealed record KindAgreement(int Agree, int Total);
 
 /// <summary>
-/// AI feedback against the oracle (<c>evaluation/labels.json</c>): on <paramref name="DecisivePairs"/> pairs of
-/// the run's SL-CAI samples where the oracle prefers one answer, each judge's agreement. Judges are
+/// AI feedback against the oracle (<c>evaluation/labels.json</c>): two SL-CAI answers were sampled for each of
+/// <paramref name="PairsExamined"/> held-out test-category prompts (harmful and sensitive-benign); on the
+/// <paramref name="DecisivePairs"/> pairs where the oracle prefers one answer, each judge's agreement. Judges are
 /// "one-principle", "ensemble", "chain-of-thought" and "preference-model".
 /// </summary>
 public sealed record FeedbackEvaluationFile(int PairsExamined, int DecisivePairs, IReadOnlyList<JudgeAgreement> Judges, double Seconds);

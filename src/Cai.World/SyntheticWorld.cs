@@ -104,14 +104,14 @@ public sealed class SyntheticWorld
 
     /// <summary>
     /// Helpfulness comparisons, the world's stand-in for the human helpfulness labels the paper mixes into PM
-    /// training: for a seeded sample of train benign and sensitive-benign prompts, the world's reference answer
-    /// (chosen) against either a bare refusal or the reference answer of another prompt (rejected, half each).
-    /// Harm categories' harmful prompts never appear, so these say nothing about harmlessness.
+    /// training: for a seeded sample of train benign prompts, the world's reference answer (chosen) against either a
+    /// bare refusal or the reference answer of another prompt (rejected, half each). Only benign prompts appear, so
+    /// these say nothing about harm categories.
     /// </summary>
     public IReadOnlyList<HelpfulnessComparison> HelpfulnessComparisons(int count, int seed)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
-        var pool = _prompts.Where(p => p.Split == PromptSplit.Train && p.Kind != PromptKind.Harmful).ToList();
+        var pool = _prompts.Where(p => p.Split == PromptSplit.Train && p.Kind == PromptKind.Benign).ToList();
         if (pool.Count < 2 || count == 0) return [];
         var random = new Random(seed);
         var result = new List<HelpfulnessComparison>(count);

@@ -1,66 +1,75 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using Cai.Protos.V1;
+using Cai.Pipeline;
+using Cai.Services.Orchestrator.Grpc;
+using Cai.Services.Orchestrator.Runs;
+using Cai.Streams;
 using Grpc.Core;
+using Grpc.Core.Interceptors;
 using Microsoft.Extensions.DependencyInjection;
+using StackExchange.Redis;
 
 namespace Cai.Cli.Tests;
 
-/// <summary>
-/// A stand-in orchestrator for the client tests of <c>cai watch</c>: it plays scripted RunState sequences by run id
-/// (the real WatchRun lives in services/Orchestrator). It records the metadata of each call.
-/// </summary>
-internal sealed class ScriptedOrchestrator : Orchestrator.OrchestratorBase
+/// <summary>Remembers the API key header of each WatchRun call, to show the client sends it.</summary>
+internal sealed class ApiKeyRecorder : Interceptor
 {
-    public static readonly ConcurrentDictionary<string, string> ApiKeys = new();
+    public static readonly ConcurrentDictionary<string, string> Keys = new();
 
-    private static StageState Stage(string name, string status, long done = 0, long total = 0, string message = "") =>
-        new() { Name = name, Status = status, ItemsDone = done, ItemsTotal = total, Message = message, Seconds = done };
-
-    private static RunState Run(string id, string status, string message, params StageState[] stages) =>
-        new() { RunId = id, Status = status, Message = message, RunDir = "/runs/" + id, Stages = { stages } };
-
-    public override async Task WatchRun(WatchRunRequest request, IServerStreamWriter<RunState> responseStream, ServerCallContext context)
+    public override Task ServerStreamingServerHandler<TRequest, TResponse>(TRequest request, IServerStreamWriter<TResponse> responseStream,
+        ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
     {
-        if (context.RequestHeaders.GetValue("x-api-key") is { } key) ApiKeys[request.RunId] = key;
-        string id = request.RunId;
-        switch (id)
-        {
-            case "ok":
-                await responseStream.WriteAsync(Run(id, "pending", "", Stage("prompts", "pending"), Stage("sl-cai", "pending")));
-                await responseStream.WriteAsync(Run(id, "running", "", Stage("prompts", "done", 32, 32), Stage("sl-cai", "running", 10, 32, "revising")));
-                var done = Run(id, "done", "finished", Stage("prompts", "done", 32, 32), Stage("sl-cai", "done", 32, 32));
-                done.ReportPath = "/runs/ok/report/report.md";
-                await responseStream.WriteAsync(done);
-                // A server that keeps the stream open after the final state: the client stops reading on its own.
-                await Task.Delay(Timeout.Infinite, context.CancellationToken);
-                break;
-            case "bad":
-                await responseStream.WriteAsync(Run(id, "running", "", Stage("sft", "running", 1, 4)));
-                await responseStream.WriteAsync(Run(id, "failed", "sft: out of memory", Stage("sft", "failed", 2, 4, "out of memory")));
-                break;
-            case "cut":
-                await responseStream.WriteAsync(Run(id, "running", "", Stage("ppo", "running", 1, 60)));
-                break;
-            case "hang":
-                await responseStream.WriteAsync(Run(id, "running", "", Stage("ppo", "running", 1, 60)));
-                await Task.Delay(Timeout.Infinite, context.CancellationToken);
-                break;
-            default:
-                throw new RpcException(new Status(StatusCode.NotFound, $"run_id: no run '{id}'"));
-        }
+        if (request is Cai.Protos.V1.WatchRunRequest watch && context.RequestHeaders.GetValue("x-api-key") is { } key) Keys[watch.RunId] = key;
+        return continuation(request, responseStream, context);
     }
 }
 
-/// <summary>A scripted orchestrator on a loopback port, shared by the watch tests.</summary>
+/// <summary>
+/// The real orchestrator service (no automatic run) on a loopback port, over a real redis-server that the fixture
+/// starts; the tests write run states into Redis as a running pipeline would.
+/// </summary>
 public sealed class OrchestratorFixture : IAsyncLifetime
 {
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "cai-watch-tests-" + Guid.NewGuid().ToString("N")[..8]);
+    private RedisServerProcess _redis = null!;
+    private ConnectionMultiplexer _connection = null!;
+
     internal KestrelService Service { get; private set; } = null!;
 
-    public async Task InitializeAsync() => Service = await KestrelService.StartAsync(
-        b => b.Services.AddSingleton<ScriptedOrchestrator>(), a => a.MapGrpcService<ScriptedOrchestrator>(), new Dictionary<string, string?>());
+    /// <summary>The store the orchestrator reads.</summary>
+    public RedisRunStateStore Store => new(_connection.GetDatabase());
 
-    public async Task DisposeAsync() => await Service.DisposeAsync();
+    public async Task InitializeAsync()
+    {
+        _redis = await RedisServerProcess.StartAsync(Path.Combine(_dir, "redis"));
+        _connection = await ConnectionMultiplexer.ConnectAsync(_redis.ConnectionString);
+        var options = new OrchestratorOptions { ArtifactsRoot = Path.Combine(_dir, "runs"), RepositoryRoot = Cai.Testing.RepositoryRoot.Path, PollInterval = TimeSpan.FromMilliseconds(50) };
+        Service = await KestrelService.StartAsync(b =>
+        {
+            b.Services.AddSingleton(options);
+            b.Services.AddSingleton<RunManager>();
+            b.Services.AddHostedService(sp => sp.GetRequiredService<RunManager>());
+            b.Services.AddGrpc(o => o.Interceptors.Add<ApiKeyRecorder>());
+        }, a => a.MapGrpcService<OrchestratorService>(), new Dictionary<string, string?> { ["ConnectionStrings:redis"] = _redis.ConnectionString });
+    }
+
+    /// <summary>Saves a run's state as the pipeline does.</summary>
+    public async Task SaveAsync(string runId, RunStatus status, string? message = null, params StageState[] stages)
+    {
+        var state = CaiRun.InitialState(runId);
+        foreach (var stage in stages) state = state.With(stage);
+        state = state with { Status = status, Message = message, ReportPath = status == RunStatus.Done ? $"/runs/{runId}/report/report.md" : null };
+        await Store.SaveAsync(state, default);
+        await Store.SetRunDirAsync(runId, "/runs/" + runId);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Service.DisposeAsync();
+        _connection.Dispose();
+        await _redis.DisposeAsync();
+        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
+    }
 }
 
 [Collection(HostedServicesCollection.Name)]
@@ -68,10 +77,23 @@ public sealed class WatchCommandTests(OrchestratorFixture orchestrator) : IClass
 {
     private Task<Cli.Result> Watch(params string[] extra) => Cli.RunAsync(["watch", "--endpoint", orchestrator.Service.Endpoint, .. extra]);
 
+    /// <summary>A run that goes from pending to running to done while it is watched.</summary>
+    private async Task<Cli.Result> WatchProgressingRun(string runId, params string[] extra)
+    {
+        await orchestrator.SaveAsync(runId, RunStatus.Pending);
+        var watch = Watch([runId, .. extra]);
+        await Task.Delay(700);
+        await orchestrator.SaveAsync(runId, RunStatus.Running, null, new StageState("prompts", RunStatus.Done, 32, 32),
+            new StageState("sl-cai", RunStatus.Running, 10, 32, Message: "critique and revision"));
+        await Task.Delay(700);
+        await orchestrator.SaveAsync(runId, RunStatus.Done, null, new StageState("prompts", RunStatus.Done, 32, 32), new StageState("sl-cai", RunStatus.Done, 32, 32));
+        return await watch;
+    }
+
     [Fact]
     public async Task ADoneRunExitsZeroWithEveryStageAndTheReport()
     {
-        var result = await Watch("ok");
+        var result = await WatchProgressingRun("ok");
         Assert.True(result.Exit == 0, result.ToString());
         Assert.Contains("prompts", result.Output);
         Assert.Contains("sl-cai", result.Output);
@@ -83,7 +105,7 @@ public sealed class WatchCommandTests(OrchestratorFixture orchestrator) : IClass
     [Fact]
     public async Task JsonPrintsEachStateAsALine()
     {
-        var result = await Watch("ok", "--json");
+        var result = await WatchProgressingRun("ok-json", "--json");
         Assert.True(result.Exit == 0, result.ToString());
         var lines = result.JsonLines();
         Assert.Equal(["pending", "running", "done"], lines.Select(l => l.GetProperty("status").GetString()));
@@ -93,18 +115,10 @@ public sealed class WatchCommandTests(OrchestratorFixture orchestrator) : IClass
     [Fact]
     public async Task AFailedRunExitsOneWithItsMessage()
     {
+        await orchestrator.SaveAsync("bad", RunStatus.Failed, "stage sft failed: out of memory", new StageState("sft", RunStatus.Failed, 2, 4, Message: "out of memory"));
         var result = await Watch("bad");
         Assert.Equal(1, result.Exit);
-        Assert.Contains("Run bad failed: sft: out of memory", result.Output);
-        Assert.Contains("failed", result.Output);
-    }
-
-    [Fact]
-    public async Task AStreamThatEndsBeforeTheRunDoesIsAnError()
-    {
-        var result = await Watch("cut");
-        Assert.Equal(1, result.Exit);
-        Assert.Contains("before it finished (last status: running)", result.Output);
+        Assert.Contains("Run bad failed: stage sft failed: out of memory", result.Output);
     }
 
     [Fact]
@@ -118,6 +132,7 @@ public sealed class WatchCommandTests(OrchestratorFixture orchestrator) : IClass
     [Fact]
     public async Task TheDeadlineEndsAWatchThatWouldNeverFinish()
     {
+        await orchestrator.SaveAsync("hang", RunStatus.Running, null, new StageState("ppo", RunStatus.Running, 1, 60));
         var clock = Stopwatch.StartNew();
         var result = await Watch("hang", "--deadline", "700ms");
         Assert.Equal(1, result.Exit);
@@ -129,9 +144,10 @@ public sealed class WatchCommandTests(OrchestratorFixture orchestrator) : IClass
     [Fact]
     public async Task CancellingExitsTwo()
     {
+        await orchestrator.SaveAsync("hang-cancel", RunStatus.Running, null, new StageState("ppo", RunStatus.Running, 1, 60));
         using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
         var clock = Stopwatch.StartNew();
-        var result = await Cli.RunAsync(["watch", "--endpoint", orchestrator.Service.Endpoint, "hang", "--json"], cts.Token);
+        var result = await Cli.RunAsync(["watch", "--endpoint", orchestrator.Service.Endpoint, "hang-cancel", "--json"], cts.Token);
         Assert.True(result.Exit == 2, result.ToString());
         Assert.Contains("Cancelled.", result.Output);
         Assert.InRange(clock.Elapsed.TotalSeconds, 0.4, 20);
@@ -140,9 +156,10 @@ public sealed class WatchCommandTests(OrchestratorFixture orchestrator) : IClass
     [Fact]
     public async Task TheApiKeyIsSentAsAHeaderAndNeverPrinted()
     {
-        var result = await Watch("ok", "--api-key", "very-secret-42");
+        await orchestrator.SaveAsync("keyed", RunStatus.Done, null, new StageState("prompts", RunStatus.Done, 1, 1));
+        var result = await Watch("keyed", "--api-key", "very-secret-42");
         Assert.True(result.Exit == 0, result.ToString());
-        Assert.Equal("very-secret-42", ScriptedOrchestrator.ApiKeys["ok"]);
+        Assert.Equal("very-secret-42", ApiKeyRecorder.Keys["keyed"]);
         Assert.DoesNotContain("very-secret-42", result.Output + result.Help);
     }
 

@@ -93,7 +93,8 @@ public sealed class InProcessRunTests(TinyRunFixture fixture) : IClassFixture<Ti
         if (File.Exists(Path.Combine(TinyRunFixture.Repository, "../shared/data/hh-rlhf/harmless-base-test.jsonl.gz")))
             Assert.Contains(pm.Datasets, d => d.Name.Contains("harmless-base-test") && d.Count == 8);
         var labels = RunLayout.ReadJson<FeedbackEvaluationFile>(Path.Combine(fixture.RunDir, RunLayout.FeedbackEvaluation));
-        Assert.Equal(6, labels.PairsExamined);
+        Assert.Equal(8, labels.PairsExamined);
+        Assert.InRange(labels.DecisivePairs, 0, 4);
         if (labels.DecisivePairs > 0)
             Assert.Equal(["one-principle", "ensemble", "chain-of-thought", "preference-model"], labels.Judges.Select(j => j.Judge));
     }

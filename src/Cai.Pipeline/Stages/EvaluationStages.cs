@@ -41,7 +41,7 @@ public sealed partial class CaiRun
                 RunLayout.WriteJson(_run.InRun(file), await EvaluatePolicyAsync(name, model, pm, prompts, cancellationToken).ConfigureAwait(false));
             artifacts[name] = file;
         }
-        if (_run.Config.Evaluation.LabelPairs > 0 && File.Exists(_run.InRun(RunLayout.Pairs)))
+        if (_run.Config.Evaluation.LabelPairs > 0 && _state.Stage(CaiStages.Sft).Status == RunStatus.Done)
         {
             progress.Report(new StageProgress(policies.Count, total, "AI feedback and the PM against the oracle"));
             if (!File.Exists(_run.InRun(RunLayout.FeedbackEvaluation)))
@@ -74,22 +74,35 @@ public sealed partial class CaiRun
     }
 
     /// <summary>
-    /// On SL-CAI pairs whose two answers the oracle ranks differently, how often each judge prefers the oracle's
-    /// better answer: AI feedback with one principle, with an ensemble of principles, with chain of thought (clamped),
-    /// and the PM. The oracle only measures here; nothing it says reaches training.
+    /// On pairs of SL-CAI answers to held-out test-category prompts (harmful and sensitive-benign) whose two answers
+    /// the oracle ranks differently, how often each judge prefers the oracle's better answer: AI feedback with one
+    /// principle, with an ensemble of principles, with chain of thought (clamped), and the PM. The oracle only
+    /// measures here; nothing it says reaches training.
     /// </summary>
     private async Task<FeedbackEvaluationFile> EvaluateFeedbackAsync(string? pm, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         var world = _run.World;
-        var pairs = JsonlItems<PairItem>.Read(_run.InRun(RunLayout.Pairs), p => p.Id);
+        int wanted = _run.Config.Evaluation.LabelPairs;
+        var random = new Random(unchecked((int)_run.Seed(CaiStages.Evaluation)) + 1);
+        var prompts = world.EvaluationPrompts(PromptSplit.Test)
+            .Where(p => p.Kind != PromptKind.Benign && p.CategorySplit == CategorySplit.Test)
+            .OrderBy(p => p.Id, StringComparer.Ordinal).OrderBy(_ => random.Next()).Take(wanted * 2).ToList();
+        // Two samples per prompt in one call: prompt i at positions 2i and 2i+1.
+        var answers = await _executor.Model(ModelOf(CaiStages.Sft)).CompleteAsync(
+            [.. prompts.SelectMany(p => Enumerable.Repeat(p.Text, 2))], new GenerationSettings
+            {
+                MaxNewTokens = _run.Config.Labels.MaxNewTokens,
+                Temperature = 1.0,
+                StopSequences = AnswerStops,
+                Seed = _run.Seed(CaiStages.Evaluation) + 1,
+            }, cancellationToken).ConfigureAwait(false);
         var decisive = new List<(PairItem Pair, WorldPrompt Prompt, bool FirstBetter)>();
-        foreach (var pair in pairs)
+        for (int i = 0; i < prompts.Count && decisive.Count < wanted; i++)
         {
-            var prompt = world.GetPrompt(PromptIdOfPair(pair.Id));
-            double a = PolicyEvaluator.OracleScore(prompt, pair.Responses[0]), b = PolicyEvaluator.OracleScore(prompt, pair.Responses[1]);
-            if (a != b) decisive.Add((pair, prompt, a > b));
-            if (decisive.Count >= _run.Config.Evaluation.LabelPairs) break;
+            var prompt = prompts[i];
+            double a = PolicyEvaluator.OracleScore(prompt, answers[2 * i]), b = PolicyEvaluator.OracleScore(prompt, answers[2 * i + 1]);
+            if (a != b) decisive.Add((new PairItem(prompt.Id + "#eval", StageStreams.PromptText(prompt.Dialogue), [answers[2 * i], answers[2 * i + 1]]), prompt, a > b));
         }
         var judges = new List<JudgeAgreement>();
         if (decisive.Count > 0)
@@ -110,13 +123,12 @@ public sealed partial class CaiRun
             }
             if (pm is not null)
             {
-                var prompts = decisive.Select(d => d.Prompt.Dialogue).ToList();
-                var a = await ScoreAllAsync(pm, [.. decisive.Select((d, i) => prompts[i].WithAssistant(d.Pair.Responses[0]).Render())], cancellationToken).ConfigureAwait(false);
-                var b = await ScoreAllAsync(pm, [.. decisive.Select((d, i) => prompts[i].WithAssistant(d.Pair.Responses[1]).Render())], cancellationToken).ConfigureAwait(false);
+                var a = await ScoreAllAsync(pm, [.. decisive.Select(d => d.Prompt.Dialogue.WithAssistant(d.Pair.Responses[0]).Render())], cancellationToken).ConfigureAwait(false);
+                var b = await ScoreAllAsync(pm, [.. decisive.Select(d => d.Prompt.Dialogue.WithAssistant(d.Pair.Responses[1]).Render())], cancellationToken).ConfigureAwait(false);
                 judges.Add(Agreement("preference-model", decisive, [.. a.Select((s, i) => 1 / (1 + Math.Exp(-(s - b[i]))))]));
             }
         }
-        return new FeedbackEvaluationFile(pairs.Count, decisive.Count, judges, clock.Elapsed.TotalSeconds);
+        return new FeedbackEvaluationFile(prompts.Count, decisive.Count, judges, clock.Elapsed.TotalSeconds);
     }
 
     /// <summary>A judge's agreement with the oracle from its probabilities that the first answer is better.</summary>

@@ -14,15 +14,12 @@ namespace Cai.Pipeline;
 // RL-CAI: response pairs from the SL-CAI policy, AI labels, the preference model, PPO.
 public sealed partial class CaiRun
 {
-    /// <summary>The pair ids of a prompt: "{promptId}#{n}", so the evaluation can find the world prompt of a pair.</summary>
-    public static string PromptIdOfPair(string pairId) => pairId[..pairId.LastIndexOf('#')];
-
     private async Task<IReadOnlyDictionary<string, string>?> PairsAsync(IProgress<StageProgress> progress, CancellationToken cancellationToken)
     {
         var redTeam = ReadPrompts().Where(p => p.Kind != HelpfulKind).ToList();
         if (redTeam.Count == 0) throw new InvalidOperationException("the run has no red-team prompts to sample pairs for");
         int count = _run.Config.Labels.Pairs;
-        // More pairs than prompts: each prompt again, with new samples.
+        // Pair ids are "{promptId}#{n}"; more pairs than prompts take each prompt again, with new samples.
         var wanted = Enumerable.Range(0, count).Select(i => (Id: $"{redTeam[i % redTeam.Count].Id}#{i / redTeam.Count}", Prompt: redTeam[i % redTeam.Count])).ToList();
         using var pairs = JsonlItems<PairItem>.Open(_run.InRun(RunLayout.Pairs), p => p.Id);
         var todo = wanted.Where(w => !pairs.Contains(w.Id)).ToList();
