@@ -35,11 +35,13 @@ public sealed class MainRunWatcher(MainRunOptions options, IHostApplicationLifet
         if (!options.Enabled) return;
         logger.LogInformation("Main run {RunId} ({Profile}); its state: {StateFile}", options.RunId, options.Profile, options.StateFile);
         string? lastStatus = null;
+        var started = DateTimeOffset.UtcNow;
         while (!stoppingToken.IsCancellationRequested)
         {
             await Task.Delay(TimeSpan.FromSeconds(2), stoppingToken);
             if (!File.Exists(options.StateFile)) continue;
             string status, report, message;
+            DateTimeOffset updated;
             try
             {
                 using var doc = JsonDocument.Parse(await File.ReadAllTextAsync(options.StateFile, stoppingToken));
@@ -47,11 +49,14 @@ public sealed class MainRunWatcher(MainRunOptions options, IHostApplicationLifet
                 status = root.GetProperty("status").GetString() ?? "";
                 report = root.TryGetProperty("report_path", out var r) ? r.GetString() ?? "" : "";
                 message = root.TryGetProperty("message", out var m) ? m.GetString() ?? "" : "";
+                updated = root.TryGetProperty("updated_utc", out var u) && u.TryGetDateTimeOffset(out var at) ? at : DateTimeOffset.MinValue;
             }
             catch (Exception e) when (e is JsonException or IOException or KeyNotFoundException)
             {
                 continue; // being rewritten
             }
+            // A failure left by an earlier start is tried again by the orchestrator: wait for news from this one.
+            if (status == "failed" && updated < started) continue;
             if (status == lastStatus) continue;
             lastStatus = status;
             if (status == "done")

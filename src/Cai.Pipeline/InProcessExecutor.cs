@@ -118,7 +118,7 @@ public sealed class InProcessExecutor : IStageExecutor, IDisposable
     public Task<IReadOnlyList<float>> ScoreAsync(string preferenceModel, IReadOnlyList<string> dialogues, CancellationToken cancellationToken) =>
         Task.Run<IReadOnlyList<float>>(() =>
         {
-            var parsed = dialogues.Select((text, i) => Dialogue.TryParse(text, out var d) ? d!
+            var parsed = dialogues.Select((text, i) => Dialogue.TryParseResponse(text, out var d) ? d!
                 : throw new ArgumentException($"dialogues[{i}] is not a \"\\n\\nHuman: ...\\n\\nAssistant: ...\" dialogue", nameof(dialogues))).ToList();
             lock (_scorerLock)
             {

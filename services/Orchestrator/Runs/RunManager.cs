@@ -61,7 +61,8 @@ public sealed class RunManager(RedisConnection redis, IConfiguration configurati
     }
 
     /// <summary>
-    /// Starts a run, or returns the state of the run with that id when it exists (resuming it if nobody drives it).
+    /// Starts a run, or returns the state of the run with that id when it exists (resuming it if nobody drives it and
+    /// it is not done: a failed run tries its failed stage again).
     /// </summary>
     /// <exception cref="ArgumentException">A bad profile, override or run id (names it).</exception>
     /// <exception cref="InvalidOperationException">The run id exists with another configuration.</exception>
@@ -74,7 +75,8 @@ public sealed class RunManager(RedisConnection redis, IConfiguration configurati
             string id = string.IsNullOrWhiteSpace(runId) ? "run-" + DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture) : runId;
             if (await Store.LoadAsync(id, cancellationToken) is { } existing && await Store.GetRunDirAsync(id) is { } existingDir)
             {
-                if (!existing.IsFinished && !_driving.ContainsKey(id)) await ResumeAsync(id, existingDir, cancellationToken);
+                // An unfinished or failed run continues (a failed stage is tried again); a done run is never redone.
+                if (existing.Status != RunStatus.Done && !_driving.ContainsKey(id)) await ResumeAsync(id, existingDir, cancellationToken);
                 return ((await Store.LoadAsync(id, cancellationToken))!, existingDir);
             }
 

@@ -119,13 +119,7 @@ public sealed class ServiceExecutor : IStageExecutor, IDisposable
             };
             request.DataFiles.AddRange(job.DataFiles);
             using var call = new Sft.SftClient(Channel("sft")).Train(request, options);
-            string? model = null;
-            await foreach (var message in call.ResponseStream.ReadAllAsync(options.CancellationToken).ConfigureAwait(false))
-            {
-                if (message.Progress is { } p) report(p);
-                if (message.Result is { } r) model = r.ModelPath;
-            }
-            return model;
+            return await ResultOfAsync(call, m => m.Progress, m => m.Result?.ModelPath, report, options.CancellationToken).ConfigureAwait(false);
         }, cancellationToken);
 
     public Task<string> TrainPreferenceModelAsync(PmJob job, IProgress<StageProgress> progress, CancellationToken cancellationToken) =>
@@ -138,13 +132,7 @@ public sealed class ServiceExecutor : IStageExecutor, IDisposable
             };
             request.DataFiles.AddRange(job.DataFiles);
             using var call = new PreferenceModel.PreferenceModelClient(Channel("preference-model")).Train(request, options);
-            string? model = null;
-            await foreach (var message in call.ResponseStream.ReadAllAsync(options.CancellationToken).ConfigureAwait(false))
-            {
-                if (message.Progress is { } p) report(p);
-                if (message.Result is { } r) model = r.ModelPath;
-            }
-            return model;
+            return await ResultOfAsync(call, m => m.Progress, m => m.Result?.ModelPath, report, options.CancellationToken).ConfigureAwait(false);
         }, cancellationToken);
 
     public Task<string> TrainPpoAsync(PpoJob job, IProgress<StageProgress> progress, CancellationToken cancellationToken) =>
@@ -159,14 +147,21 @@ public sealed class ServiceExecutor : IStageExecutor, IDisposable
             };
             request.PromptFiles.Add(job.PromptFile);
             using var call = new Ppo.PpoClient(Channel("ppo")).Train(request, options);
-            string? model = null;
-            await foreach (var message in call.ResponseStream.ReadAllAsync(options.CancellationToken).ConfigureAwait(false))
-            {
-                if (message.Progress is { } p) report(p);
-                if (message.Result is { } r) model = r.ModelPath;
-            }
-            return model;
+            return await ResultOfAsync(call, m => m.Progress, m => m.Result?.ModelPath, report, options.CancellationToken).ConfigureAwait(false);
         }, cancellationToken);
+
+    /// <summary>Reads a Train stream: reports each progress message, returns the result's model folder (null when none came).</summary>
+    private static async Task<string?> ResultOfAsync<T>(AsyncServerStreamingCall<T> call, Func<T, Progress?> progressOf, Func<T, string?> modelOf,
+        Action<Progress> report, CancellationToken cancellationToken)
+    {
+        string? model = null;
+        await foreach (var message in call.ResponseStream.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (progressOf(message) is { } progress) report(progress);
+            if (modelOf(message) is { } path) model = path;
+        }
+        return model;
+    }
 
     /// <summary>
     /// One training call, retried while the service is busy with another job (RESOURCE_EXHAUSTED) or unreachable

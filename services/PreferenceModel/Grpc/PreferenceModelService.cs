@@ -92,9 +92,9 @@ public sealed class PreferenceModelService(
         var dialogues = new Dialogue[request.Texts.Count];
         for (int i = 0; i < dialogues.Length; i++)
         {
-            if (!Dialogue.TryParse(request.Texts[i], out var d) || d!.LastTurn?.Role != Role.Assistant)
+            if (!Dialogue.TryParseResponse(request.Texts[i], out var d))
                 throw new ArgumentException("must be a \"\\n\\nHuman: ...\\n\\nAssistant: ...\" dialogue ending with the assistant response to score", $"texts[{i}]");
-            dialogues[i] = d;
+            dialogues[i] = d!;
         }
         var scores = await models.UseAsync(model, scorer => scorer.Score(dialogues, context.CancellationToken), context.CancellationToken);
         return new PmScoreResponse { Scores = { scores } };

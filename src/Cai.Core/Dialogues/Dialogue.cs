@@ -113,6 +113,19 @@ public sealed class Dialogue : IEquatable<Dialogue>
         return TryParseCore(text, out var dialogue, out var error) ? dialogue! : throw new FormatException(error);
     }
 
+    /// <summary>
+    /// Parses a dialogue whose last turn is the assistant response to be scored. Unlike <see cref="TryParse"/>, a
+    /// trailing empty "Assistant:" is kept as an empty response (a model may well answer nothing). False when the
+    /// text does not parse or does not end with an assistant turn.
+    /// </summary>
+    public static bool TryParseResponse(string? text, out Dialogue? dialogue)
+    {
+        if (!TryParseCore(text ?? string.Empty, out dialogue, out _)) return false;
+        if (dialogue!.EndsWithHuman && text!.TrimEnd().EndsWith(DialogueFormat.TurnSeparator + DialogueFormat.AssistantMarker, StringComparison.Ordinal))
+            dialogue = dialogue.WithAssistant(string.Empty);
+        return dialogue.LastTurn?.Role == Role.Assistant;
+    }
+
     /// <summary>Like <see cref="Parse"/> but returns false instead of throwing.</summary>
     public static bool TryParse(string? text, out Dialogue? dialogue) =>
         TryParseCore(text ?? string.Empty, out dialogue, out _);
