@@ -21,12 +21,8 @@ public static class WorldOfModel
             using var doc = JsonDocument.Parse(File.ReadAllText(path));
             var root = doc.RootElement;
             string name = root.TryGetProperty("world", out var w) && w.ValueKind == JsonValueKind.String ? w.GetString()! : "default";
-            var options = name switch
-            {
-                "default" => new WorldOptions(),
-                "small" => WorldOptions.Small,
-                _ => throw new InvalidDataException($"{path}: unknown world '{name}' (expected default or small)"),
-            };
+            var options = WorldOptions.Preset(name)
+                ?? throw new InvalidDataException($"{path}: unknown world '{name}' (expected {string.Join(" or ", WorldOptions.PresetNames)})");
             return root.TryGetProperty("world_seed", out var s) && s.ValueKind == JsonValueKind.Number ? options with { Seed = s.GetInt32() } : options;
         }
         catch (JsonException e)

@@ -36,6 +36,17 @@ public sealed record WorldOptions
     public int ComparisonsPerCategory { get; init; } = 260;
 
     /// <summary>A small world for tests: every rule still holds, generation takes well under a second.</summary>
+    /// <summary>The world sizes known by name: "default" (the embedded default) and "small" (tests and smoke runs).</summary>
+    public static readonly IReadOnlyList<string> PresetNames = ["default", "small"];
+
+    /// <summary>The preset named <paramref name="name"/> (see <see cref="PresetNames"/>), or null for an unknown name.</summary>
+    public static WorldOptions? Preset(string name) => name switch
+    {
+        "default" => new WorldOptions(),
+        "small" => Small,
+        _ => null,
+    };
+
     public static WorldOptions Small { get; } = new()
     {
         EntitiesPerCategory = 6,

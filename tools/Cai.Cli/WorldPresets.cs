@@ -6,16 +6,12 @@ namespace Cai.Cli;
 /// and "small" (a few seconds to generate, for tests and smoke runs).</summary>
 internal static class WorldPresets
 {
-    public static readonly string[] Names = ["default", "small"];
+    public static readonly string[] Names = [.. WorldOptions.PresetNames];
 
     public static WorldOptions Get(string name, int? seed)
     {
-        var options = name switch
-        {
-            "default" => new WorldOptions(),
-            "small" => WorldOptions.Small,
-            _ => throw new ArgumentException($"--world: unknown world '{name}' (known: {string.Join(", ", Names)}).", nameof(name)),
-        };
+        var options = WorldOptions.Preset(name)
+            ?? throw new ArgumentException($"--world: unknown world '{name}' (known: {string.Join(", ", Names)}).", nameof(name));
         return seed is int s ? options with { Seed = s } : options;
     }
 }

@@ -40,7 +40,7 @@ public sealed class RunManager(RedisConnection redis, IConfiguration configurati
                     if (state is { IsFinished: false } && await Store.GetRunDirAsync(runId) is { } dir && Directory.Exists(dir))
                     {
                         logger.LogInformation("Resuming run {RunId} from {Dir}", runId, dir);
-                        await ResumeAsync(runId, dir, stoppingToken);
+                        Resume(runId, dir);
                     }
                 }
                 if (options.AutoRunProfile is not ("none" or ""))
@@ -76,7 +76,7 @@ public sealed class RunManager(RedisConnection redis, IConfiguration configurati
             if (await Store.LoadAsync(id, cancellationToken) is { } existing && await Store.GetRunDirAsync(id) is { } existingDir)
             {
                 // An unfinished or failed run continues (a failed stage is tried again); a done run is never redone.
-                if (existing.Status != RunStatus.Done && !_driving.ContainsKey(id)) await ResumeAsync(id, existingDir, cancellationToken);
+                if (existing.Status != RunStatus.Done && !_driving.ContainsKey(id)) Resume(id, existingDir);
                 return ((await Store.LoadAsync(id, cancellationToken))!, existingDir);
             }
 
@@ -124,12 +124,11 @@ public sealed class RunManager(RedisConnection redis, IConfiguration configurati
         return state is null ? null : (state, await store.GetRunDirAsync(runId));
     }
 
-    private async Task ResumeAsync(string runId, string runDir, CancellationToken cancellationToken)
+    /// <summary>Drives an existing run again from its folder's configuration.</summary>
+    private void Resume(string runId, string runDir)
     {
         var configuration = RunConfiguration.Load(Path.Combine(runDir, RunFolder.ConfigFile));
         var folder = RunFolder.CreateOrOpen(Path.GetDirectoryName(runDir)!, runId, configuration, options.RepositoryRoot);
-        await Task.CompletedTask;
-        cancellationToken.ThrowIfCancellationRequested();
         Drive(new RunContext(folder, options.RepositoryRoot));
     }
 
