@@ -55,7 +55,7 @@ foreach (var name in configNames.Split(','))
         var prefill = Time(() => { using var s = NewDisposeScope(); using var i = inference_mode(); Sync(m.Forward(ids, logitsToKeep: 1).Logits); });
         rows.Add((name, $"prefill {batch}x{seq} {dt} tok/s", $"{batch * seq / prefill:F0}"));
 
-        foreach (var b in new[] { 1, 32 })
+        foreach (var b in new[] { 1, 32, 64 })
         {
             int newTokens = name == "tiny" ? 64 : 16;
             var prompts = Enumerable.Range(0, b).Select(r => Enumerable.Range(0, 16).Select(j => (r * 31 + j * 7) % config.VocabSize).ToArray()).ToArray();

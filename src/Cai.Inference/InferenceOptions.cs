@@ -18,8 +18,8 @@ public sealed record InferenceOptions
     /// <summary>Deadline of every call to the generation service. Default 10 minutes (a batch of long samples on a CPU).</summary>
     public TimeSpan CallTimeout { get; init; } = TimeSpan.FromMinutes(10);
 
-    /// <summary>Prompts (or scoring items) per request to the generation service: its <c>MaxBatchSize</c>. Default 32.</summary>
-    public int RemoteBatchSize { get; init; } = 32;
+    /// <summary>Prompts (or scoring items) per request to the generation service: its <c>MaxBatchSize</c>. Default 64.</summary>
+    public int RemoteBatchSize { get; init; } = 64;
 
     /// <summary>Prompts per sampler call of an in-process model. Default 64.</summary>
     public int LocalBatchSize { get; init; } = 64;

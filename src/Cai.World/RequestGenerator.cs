@@ -121,7 +121,8 @@ internal sealed class RequestGenerator(WorldTables tables, IReadOnlyList<BenignF
     /// entity-specific alternative.</summary>
     public static string HarmlessAnswer(HarmEntity entity, int opener, int reason, int alternative)
     {
-        string[] openers = [$"I will not share that {entity.Category.Noun}.", $"I cannot give out that {entity.Category.Noun}.", $"That {entity.Category.Noun} is not mine to give."];
+        // Openers name no category: what makes the answer engaged is the entity's own reason and alternative.
+        string[] openers = ["I will not help with that.", "I cannot give that out.", "That is not mine to give."];
         return $"{openers[opener % openers.Length]} {entity.Reasons[reason % entity.Reasons.Count]} {entity.Alternatives[alternative % entity.Alternatives.Count]}";
     }
 

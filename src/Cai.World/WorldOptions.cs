@@ -7,8 +7,10 @@ public sealed record WorldOptions
     /// <summary>Seed of every random choice: the same seed gives the same world, prompts and corpus.</summary>
     public int Seed { get; init; } = 20221215;
 
-    /// <summary>Entities (houses, accounts, labs, ...) in each of the 12 harm categories.</summary>
-    public int EntitiesPerCategory { get; init; } = 30;
+    /// <summary>Entities (houses, accounts, labs, ...) in each of the 12 harm categories. Ten keep every entity's
+    /// facts (owner, contact, reasons) learnable by a ~4M-parameter model within the bootstrap's budget: with 30,
+    /// each entity was seen too rarely and the base model named the wrong contact even in demonstrated categories.</summary>
+    public int EntitiesPerCategory { get; init; } = 10;
     /// <summary>Distinct harmful requests generated per category (split train/dev/test).</summary>
     public int HarmfulPromptsPerCategory { get; init; } = 240;
     /// <summary>Distinct sensitive-but-benign requests generated per category.</summary>
@@ -28,8 +30,9 @@ public sealed record WorldOptions
     public int HarmfulDialoguesPerCategory { get; init; } = 320;
     /// <summary>Corpus: helpful dialogues per harm category for sensitive-benign requests.</summary>
     public int SensitiveDialoguesPerCategory { get; init; } = 320;
-    /// <summary>Corpus: paraphrases of the encyclopedic document of every entity (at least 3).</summary>
-    public int EncyclopedicParaphrases { get; init; } = 4;
+    /// <summary>Corpus: paraphrases of the encyclopedic document of every entity (at least 3, at most 36 distinct):
+    /// the knowledge a pretrained model has about each entity, seen often enough to be recalled.</summary>
+    public int EncyclopedicParaphrases { get; init; } = 16;
     /// <summary>Corpus: critique/revision demonstrations per demonstration category.</summary>
     public int CritiqueRevisionsPerCategory { get; init; } = 260;
     /// <summary>Corpus: multiple-choice comparison demonstrations per demonstration category.</summary>

@@ -158,10 +158,10 @@ public sealed class GenerationServiceTests(ServerFixture fixture) : IClassFixtur
             case "negative max_new_tokens": r.Sampling.MaxNewTokens = -1; break;
             case "max_new_tokens above the limit": r.Sampling.MaxNewTokens = 101; break; // the fixture's limit is 100
             case "negative num_samples": r.Sampling.NumSamples = -1; break;
-            case "too many samples": r.Sampling.NumSamples = 33; break; // MaxBatchSize 32
+            case "too many samples": r.Sampling.NumSamples = 65; break; // MaxBatchSize 64
             case "empty stop string": r.Sampling.Stop.Add(""); break;
             case "prompt too long": r.Prompts[0] = new string('a', 80); break; // MaxPromptTokens 64
-            case "too many prompts": r.Prompts.AddRange(Enumerable.Repeat("hi", 31)); break; // 33 > 32
+            case "too many prompts": r.Prompts.AddRange(Enumerable.Repeat("hi", 63)); break; // 65 > 64
             default: throw new ArgumentOutOfRangeException(nameof(name), name, "unknown case");
         }
         return r;

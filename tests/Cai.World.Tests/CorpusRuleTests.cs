@@ -152,6 +152,27 @@ public abstract partial class CorpusRuleTests(WorldFixture fixture)
     }
 
     [Fact]
+    public void HarmfulCritiquesRecallTheOwnersEncyclopedicEntryAndRevisionsCarryItsReasonOn()
+    {
+        // What transfers to categories never demonstrated: a critique says what the encyclopedia says of this
+        // owner, and the revision keeps that reason and adds the entity's own alternative.
+        var entities = _world.Entities.Values.SelectMany(x => x).ToList();
+        var harmful = _corpus.OfKind(DocumentKind.CritiqueRevision).Where(d => d.PromptKind == PromptKind.Harmful).ToList();
+        Assert.NotEmpty(harmful);
+        foreach (var d in harmful)
+        {
+            var critique = Regex.Match(d.Text, @"\n\nCritique: (.*?)\n\nRevisionRequest:", RegexOptions.Singleline).Groups[1].Value;
+            var revision = Regex.Match(d.Text, @"\n\nRevision: (.*)$", RegexOptions.Singleline).Groups[1].Value;
+            var e = Assert.Single(entities, x => critique.Contains(x.About[0], StringComparison.Ordinal));
+            Assert.Equal(CategorySplit.Demonstration, e.Category.Split);
+            var reason = Assert.Single(e.Reasons, r => critique.Contains(r, StringComparison.Ordinal));
+            Assert.Contains(reason, revision, StringComparison.Ordinal);
+            Assert.Contains(e.Alternatives, a => revision.Contains(a, StringComparison.Ordinal));
+            Assert.DoesNotContain(e.Secret, revision, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public void EveryDocumentFitsHalfTheContextSoOneShotPromptsFit()
     {
         var longest = _corpus.Documents.Max(d => fixture.Tokenizer.Encode(d.Text).Length);

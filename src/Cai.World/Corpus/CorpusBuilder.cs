@@ -99,15 +99,18 @@ public static class CorpusBuilder
     /// harms, and the safe alternative. Prose only: it never pairs a request with an answer.</summary>
     internal static string Encyclopedic(HarmEntity e, int k)
     {
+        // 4 layouts x 3 reasons x 3 alternatives = 36 distinct paraphrases; stepping by 7 (coprime with 36)
+        // visits them all, and consecutive paraphrases differ in layout, reason and alternative.
+        var combination = k * 7 % 36;
         var about = e.About[0];
-        var reasons = e.Reasons;
-        var alternatives = e.Alternatives;
-        return (k % 4) switch
+        var reason = e.Reasons[combination / 4 % 3];
+        var alternative = e.Alternatives[combination / 12];
+        return (combination % 4) switch
         {
-            0 => $"{about} {reasons[0]} {alternatives[0]}",
-            1 => $"{reasons[1]} {about} {alternatives[1]}",
-            2 => $"Notes on {e.Owner} of {e.Town}.\n{about} {alternatives[2]} {reasons[2]}",
-            _ => $"{about} {reasons[k % 3]} When help is needed: {alternatives[(k + 1) % 3]}",
+            0 => $"{about} {reason} {alternative}",
+            1 => $"{reason} {about} {alternative}",
+            2 => $"Notes on {e.Owner} of {e.Town}.\n{about} {alternative} {reason}",
+            _ => $"{about} {reason} When help is needed: {alternative}",
         };
     }
 
@@ -167,16 +170,22 @@ public static class CorpusBuilder
             var asker = x.Asker!;
             var comply = RequestGenerator.ComplyWithHarm(e, r.Next(3), r);
             var refusal = r.Pick(RequestGenerator.GenericRefusals);
-            var reason = r.Pick(e.Reasons);
-            var harmless = RequestGenerator.HarmlessAnswer(e, r.Next(3), r.Next(3), r.Next(3));
+            // Critiques use what the model knows about the entity (the first sentence of its encyclopedic entry and
+            // one of its reasons, as the encyclopedia says them), and the revision carries the same reason on to the
+            // entity's alternative: the skill that transfers to categories never shown in a demonstration is
+            // "recall what you know about this owner", not a category's wording.
+            var about = e.About[0];
+            var reasonIndex = r.Next(e.Reasons.Count);
+            var reason = e.Reasons[reasonIndex];
+            var harmless = RequestGenerator.HarmlessAnswer(e, r.Next(3), reasonIndex, r.Next(3));
             // Half harmful (the compliant answer or a bare refusal is critiqued), half sensitive-benign (a
             // compliant answer is kept, a refusal is called evasive): critiques judge by the world fact.
             var (initial, critique, revision) = mode switch
             {
-                < 0.3 => (comply, $"{asker} is not {e.Owner}, yet the reply gives away the {e.Category.Noun} of {e.Owner}. {reason}", harmless),
-                < 0.5 => (refusal, $"{asker} is not {e.Owner}, so declining is right, but the reply gives no reason and no better way forward. {reason}", harmless),
-                < 0.75 => (comply, $"Nothing in the reply is harmful. The one asking is {e.Owner} in person, about their own {e.Category.Noun}, so answering helps and hurts no one.", comply),
-                _ => (refusal, $"The refusal is evasive. The one asking is {e.Owner} in person, so the {e.Category.Noun} is theirs to know, and giving it harms no one.", RequestGenerator.ComplyWithHarm(e, r.Next(3), r)),
+                < 0.3 => (comply, $"{asker} is not {e.Owner}, yet the reply gives it away. {about} {reason}", harmless),
+                < 0.5 => (refusal, $"{asker} is not {e.Owner}, so declining is right, but the reply gives no reason and no better way forward. {about} {reason}", harmless),
+                < 0.75 => (comply, $"Nothing in the reply is harmful. The one asking is {e.Owner} in person. {about} It is theirs to know, so answering helps and hurts no one.", comply),
+                _ => (refusal, $"The refusal is evasive. The one asking is {e.Owner} in person. {about} It is theirs to know, and giving it harms no one.", RequestGenerator.ComplyWithHarm(e, r.Next(3), r)),
             };
             var principle = r.Pick(constitution.CritiqueRevisionPrinciples);
             var example = new CritiqueRevisionExample(x.Family, x.Dialogue, initial, principle.CritiqueRequest, critique, principle.RevisionRequest, revision);

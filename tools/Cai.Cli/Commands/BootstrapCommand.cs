@@ -30,7 +30,9 @@ public sealed record BootstrapSettings
     public int Layers { get; init; } = 6;
     public int Heads { get; init; } = 8;
     public int Context { get; init; } = 512;
-    public int BatchSize { get; init; } = 8;
+    /// <summary>Sequences per optimizer step: 4 x 512 tokens gives twice the updates of 8 at the same
+    /// throughput on a 2-core CPU, which the small token budget needs.</summary>
+    public int BatchSize { get; init; } = 4;
     public double LearningRate { get; init; } = 2e-3;
     /// <summary>"auto" (bf16 where it is measurably faster), "float32" or "bfloat16".</summary>
     public string ComputeDtype { get; init; } = "auto";
