@@ -38,7 +38,8 @@ internal sealed class GenerationServer : IAsyncDisposable
         var builder = WebApplication.CreateBuilder();
         builder.WebHost.UseTestServer();
         builder.Logging.ClearProviders();
-        var config = new Dictionary<string, string?> { ["Generation:ArtifactsRoot"] = artifactsRoot };
+        // f32 unless a test asks otherwise: tests compare the service with the f32 model core (appsettings.json says "auto").
+        var config = new Dictionary<string, string?> { ["Generation:ArtifactsRoot"] = artifactsRoot, ["Generation:ComputeDtype"] = "f32" };
         foreach (var (key, value) in settings) config[key] = value;
         builder.Configuration.AddInMemoryCollection(config);
         builder.AddCaiRedis();

@@ -17,7 +17,8 @@ public sealed class RemoteInferenceTests(ModelFixture models) : IClassFixture<Mo
     private StageServer _generation = null!;
 
     public async Task InitializeAsync() => _generation = await StageServer.StartAsync(b => b.AddGeneration(), a => a.MapGrpcService<GenerationService>(),
-        new Dictionary<string, string?> { ["Generation:ArtifactsRoot"] = models.Root, ["Generation:Threads"] = "1" });
+        // f32: the remote texts and scores are compared with the in-process f32 model (appsettings.json says "auto").
+        new Dictionary<string, string?> { ["Generation:ArtifactsRoot"] = models.Root, ["Generation:Threads"] = "1", ["Generation:ComputeDtype"] = "f32" });
 
     public async Task DisposeAsync() => await _generation.DisposeAsync();
 
