@@ -38,7 +38,6 @@ public sealed record WorldOptions
     /// <summary>Corpus: multiple-choice comparison demonstrations per demonstration category.</summary>
     public int ComparisonsPerCategory { get; init; } = 260;
 
-    /// <summary>A small world for tests: every rule still holds, generation takes well under a second.</summary>
     /// <summary>The world sizes known by name: "default" (the embedded default) and "small" (tests and smoke runs).</summary>
     public static readonly IReadOnlyList<string> PresetNames = ["default", "small"];
 
@@ -50,6 +49,7 @@ public sealed record WorldOptions
         _ => null,
     };
 
+    /// <summary>A small world for tests: every rule still holds, generation takes well under a second.</summary>
     public static WorldOptions Small { get; } = new()
     {
         EntitiesPerCategory = 6,

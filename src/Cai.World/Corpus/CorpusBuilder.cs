@@ -72,7 +72,7 @@ public static class CorpusBuilder
                     builder.Add(DocumentKind.Encyclopedic, spec.Name, spec.Split, null, Encyclopedic(entity, k));
         }
         foreach (var town in world.Tables.Towns)
-            for (var k = 0; k < options.EncyclopedicParaphrases; k++)
+            for (var k = 0; k < Math.Min(options.EncyclopedicParaphrases, GazetteerLayouts); k++)
                 builder.Add(DocumentKind.Encyclopedic, null, null, null, Gazetteer(town, world.Tables.Rivers.First(v => v.Name == town.River), k));
 
         // 3. Demonstrations, on demonstration categories only.
@@ -114,7 +114,10 @@ public static class CorpusBuilder
         };
     }
 
-    private static string Gazetteer(Town town, River river, int k) => (k % 3) switch
+    /// <summary>Distinct gazetteer paraphrases of a town: more would only repeat them.</summary>
+    private const int GazetteerLayouts = 3;
+
+    private static string Gazetteer(Town town, River river, int k) => (k % GazetteerLayouts) switch
     {
         0 => $"{town.Name} lies on the {town.River}, a river {river.LengthKm} kilometres long. The mayor of {town.Name} is {town.Mayor}. The town has {town.Bridges} bridges, and its market is held on {town.MarketDay}.",
         1 => $"The town of {town.Name} is run by {town.Mayor}. Market day in {town.Name} is {town.MarketDay}. There are {town.Bridges} bridges across the {town.River}.",
