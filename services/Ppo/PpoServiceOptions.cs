@@ -1,3 +1,6 @@
+using Cai.Modeling.Precision;
+using static TorchSharp.torch;
+
 namespace Cai.Services.Ppo;
 
 /// <summary>
@@ -12,12 +15,37 @@ public sealed record PpoServiceOptions
     /// <summary>libtorch intra-op threads for training; 0 keeps libtorch's default.</summary>
     public int Threads { get; init; }
 
+    /// <summary>
+    /// <c>Ppo:FrozenModelsDtype</c>: precision of the frozen KL reference and preference model, "f32", "bf16" or
+    /// "auto" (a matmul check at start-up picks bf16 where it is measurably faster). The code's default is "f32";
+    /// the service's appsettings.json sets "auto". The policy and value model train in float32 either way.
+    /// </summary>
+    public string FrozenModelsDtype { get; init; } = "f32";
+
+    /// <summary>The precision <see cref="FrozenModelsDtype"/> stands for on this machine (measured at start-up for "auto").</summary>
+    public ScalarType ResolvedFrozenModelsDtype { get; init; } = ScalarType.Float32;
+
     /// <summary>Reads the settings; a bad value is refused naming its key.</summary>
     public static PpoServiceOptions FromConfiguration(IConfiguration configuration)
     {
-        int threads = configuration.GetSection("Ppo").GetValue("Threads", 0);
+        var section = configuration.GetSection("Ppo");
+        int threads = section.GetValue("Threads", 0);
         if (threads < 0) throw new InvalidOperationException($"Invalid configuration: Ppo:Threads must be >= 0 (got {threads})");
-        return new PpoServiceOptions { ArtifactsRoot = configuration["Cai:ArtifactsRoot"] ?? Directory.GetCurrentDirectory(), Threads = threads };
+        string dtype = section["FrozenModelsDtype"] ?? "f32";
+        if (dtype is not ("f32" or "bf16" or "auto"))
+            throw new InvalidOperationException($"Invalid configuration: Ppo:FrozenModelsDtype must be \"f32\", \"bf16\" or \"auto\" (got \"{dtype}\")");
+        return new PpoServiceOptions
+        {
+            ArtifactsRoot = configuration["Cai:ArtifactsRoot"] ?? Directory.GetCurrentDirectory(),
+            Threads = threads,
+            FrozenModelsDtype = dtype,
+            ResolvedFrozenModelsDtype = dtype switch
+            {
+                "bf16" => ScalarType.BFloat16,
+                "auto" => PrecisionAdvisor.Advise().ComputeDtype,
+                _ => ScalarType.Float32,
+            },
+        };
     }
 
     /// <summary>A path from a request: absolute, or relative to <see cref="ArtifactsRoot"/>.</summary>

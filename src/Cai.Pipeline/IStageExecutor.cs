@@ -11,7 +11,7 @@ public sealed record SftJob(string RunId, string BaseModel, string OutputDir, IR
 
 /// <summary>Preference-model training on comparison files (the preference-model service's <c>Train</c>). Paths are absolute.</summary>
 public sealed record PmJob(string RunId, string InitModel, string OutputDir, IReadOnlyList<string> DataFiles, double HelpfulRatio,
-    int Epochs, double LearningRate, int BatchSize, ulong Seed);
+    int Epochs, double LearningRate, int BatchSize, bool Bf16, ulong Seed);
 
 /// <summary>PPO of the SL-CAI policy against the PM (the ppo service's <c>Train</c>). Paths are absolute.</summary>
 public sealed record PpoJob(string RunId, string PolicyModel, string RewardModel, string OutputDir, string PromptFile, int Iterations,

@@ -94,6 +94,7 @@ public sealed class InProcessExecutor : IStageExecutor, IDisposable
                 Epochs = job.Epochs,
                 LearningRate = job.LearningRate,
                 BatchSize = job.BatchSize,
+                ComputeDtype = job.Bf16 ? ScalarType.BFloat16 : ScalarType.Float32,
                 Seed = job.Seed,
                 ResumeFromCheckpoint = true,
             };

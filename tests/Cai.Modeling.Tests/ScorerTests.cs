@@ -38,6 +38,31 @@ public class ScorerTests
     }
 
     [Fact]
+    public void OptionsThatShareAPromptScoreAsTheyDoAlone()
+    {
+        // Consecutive items with one prompt share its prefill (KV cache, rows repeated per option); prompts of
+        // different lengths are left-padded. Each must score as it does as a whole sequence.
+        var m = Model();
+        int[] p1 = [1, 5, 9, 4], p2 = [1, 2], p3 = [1, 7, 7, 3, 3, 8, 9];
+        (int[] Prompt, int[] Continuation)[] items =
+        [
+            (p1, [12, 13, 14]), (p1, [12, 20, 14]),
+            (p2, [30]),
+            (p3, [8]), (p3, [40, 2]), (p3, [41]),
+            ([1, 6], [7, 8]),
+        ];
+        var grouped = new Scorer(m, batchSize: 2).Score(items);
+        var alone = items.Select(x => new Scorer(m).Score([x])[0]).ToList();
+        for (int i = 0; i < items.Length; i++)
+        {
+            Assert.Equal(items[i].Continuation.Length, grouped[i].TokenLogProbs.Length);
+            for (int j = 0; j < items[i].Continuation.Length; j++)
+                Assert.Equal(alone[i].TokenLogProbs[j], grouped[i].TokenLogProbs[j], 4);
+        }
+        Assert.NotEqual(grouped[0].Sum, grouped[1].Sum, 3);
+    }
+
+    [Fact]
     public void TokenLogProbsIsDifferentiable()
     {
         var m = Model();

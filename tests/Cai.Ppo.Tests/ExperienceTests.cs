@@ -2,6 +2,7 @@ using Cai.Modeling;
 using Cai.Modeling.Scoring;
 using Cai.Training.PreferenceModel;
 using Cai.Training.Ppo;
+using TorchSharp;
 using static Cai.Ppo.Tests.TestSupport;
 using static TorchSharp.torch;
 
@@ -84,6 +85,32 @@ public class ExperienceTests
         var expected = scorer.Score([[1, 5, 6, 8, 9, 2], [1, 7, 10]]);
         Assert.Equal(expected, rewards);
         Assert.NotEqual(rewards[0], rewards[1]);
+    }
+
+    [Fact]
+    public void FrozenModelsInBf16GiveFloat32OutputsCloseToTheirFloat32Ones()
+    {
+        // PpoOptions.FrozenModelsDtype: the reference and the preference model may run in bf16; what PPO reads from
+        // them (log-probabilities, scores) stays float32 and close to the float32 models' values.
+        var (_, reference, _) = Roles();
+        using var pm = new ScalarHeadModel(Tiny(), seed: 9);
+        var scorer = new PreferenceModelScorer(pm, new IdTokenizer(), contextLength: 32);
+        int[][] dialogues = [[1, 5, 6, 8, 9, 2], [1, 7, 10, 11, 3, 4]];
+        var sequences = tensor(dialogues.SelectMany(d => d.Select(t => (long)t)).ToArray(), [2, 6]);
+        var attention = ones_like(sequences);
+        var f32Scores = scorer.Score(dialogues);
+        var f32LogProbs = reference.LogProbs(sequences, attention, 3);
+
+        pm.to(ScalarType.BFloat16);
+        reference.Model.to(ScalarType.BFloat16);
+        var bf16Scores = scorer.Score(dialogues);
+        var bf16LogProbs = reference.LogProbs(sequences, attention, 3);
+
+        Assert.Equal(ScalarType.Float32, bf16LogProbs.dtype);
+        Assert.False(bf16LogProbs.eq(f32LogProbs).all().item<bool>(), "the reference did not run in bf16");
+        Assert.True(bf16LogProbs.allclose(f32LogProbs, rtol: 0, atol: 0.05), "bf16 log-probabilities far from float32's");
+        for (int i = 0; i < dialogues.Length; i++)
+            Assert.InRange(bf16Scores[i], f32Scores[i] - 0.05f, f32Scores[i] + 0.05f);
     }
 }
 

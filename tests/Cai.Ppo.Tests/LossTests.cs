@@ -174,5 +174,6 @@ public class OptionsTests
         Assert.Contains(nameof(PpoOptions.GradientAccumulationSteps), e.Message);
         Assert.Contains(nameof(PpoOptions.Lambda), e.Message);
         Assert.Empty(new PpoOptions().Validate());
+        Assert.Contains(nameof(PpoOptions.FrozenModelsDtype), Assert.Single(new PpoOptions { FrozenModelsDtype = ScalarType.Float16 }.Validate()));
     }
 }

@@ -25,7 +25,8 @@ public sealed class PpoServiceTests(TinyModels models) : IClassFixture<TinyModel
         var builder = WebApplication.CreateBuilder();
         builder.WebHost.UseTestServer();
         builder.Logging.ClearProviders();
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Cai:ArtifactsRoot"] = models.Root });
+        // The frozen reference and preference model in bf16 (the service's appsettings.json says "auto").
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Cai:ArtifactsRoot"] = models.Root, ["Ppo:FrozenModelsDtype"] = "bf16" });
         builder.AddCaiRedis();
         builder.Services.AddCaiGrpc();
         builder.AddPpo();
@@ -129,6 +130,16 @@ public sealed class PpoServiceTests(TinyModels models) : IClassFixture<TinyModel
         var status = await Client.StatusAsync(new PpoStatusRequest(), deadline: Deadline());
         Assert.False(status.Running);
         Assert.Null(status.LastProgress);
+        var info = await Client.InfoAsync(new InfoRequest(), deadline: Deadline());
+        Assert.Equal("BFloat16", info.Details["frozen_models_dtype"]);
+    }
+
+    [Fact]
+    public void AnUnknownFrozenModelsDtypeIsRefusedNamingTheKey()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Ppo:FrozenModelsDtype"] = "fp8" }).Build();
+        var e = Assert.Throws<InvalidOperationException>(() => PpoServiceOptions.FromConfiguration(configuration));
+        Assert.Contains("Ppo:FrozenModelsDtype", e.Message);
     }
 
     public static TheoryData<string> BadFields =>

@@ -66,6 +66,7 @@ public sealed class PreferenceModelServiceTests : IClassFixture<ModelFixture>, I
             Epochs = 2,
             BatchSize = 4,
             LearningRate = 3e-3,
+            Bf16 = true,
             Seed = 2,
         };
         using var call = Client.Train(request, deadline: TestPaths.Deadline(300));
@@ -74,6 +75,8 @@ public sealed class PreferenceModelServiceTests : IClassFixture<ModelFixture>, I
         Assert.Equal(PmTrainResponse.KindOneofCase.Result, responses[^1].KindCase);
         // 16 AI comparisons + 8 helpfulness ones (ratio 0.5), batches of 4, 2 epochs: 12 steps.
         Assert.Equal(12, responses.Count - 1);
+        // bf16 compute, float32 master weights (the saved model is float32 either way).
+        Assert.Contains("\"compute_dtype\": \"BFloat16\"", File.ReadAllText(Path.Combine(responses[^1].Result.ModelPath, "trainer_state.json")));
         return responses[^1].Result;
     }
 

@@ -128,7 +128,7 @@ public sealed class ServiceExecutor : IStageExecutor, IDisposable
             var request = new PmTrainRequest
             {
                 RunId = job.RunId, InitModel = job.InitModel, OutputDir = job.OutputDir, HelpfulRatio = job.HelpfulRatio, Epochs = job.Epochs,
-                LearningRate = job.LearningRate, BatchSize = job.BatchSize, Seed = job.Seed, Resume = true,
+                LearningRate = job.LearningRate, BatchSize = job.BatchSize, Bf16 = job.Bf16, Seed = job.Seed, Resume = true,
             };
             request.DataFiles.AddRange(job.DataFiles);
             using var call = new PreferenceModel.PreferenceModelClient(Channel("preference-model")).Train(request, options);

@@ -171,6 +171,7 @@ public sealed class PreferenceModelService(
             Epochs = request.Epochs == 0 ? d.Epochs : request.Epochs,
             LearningRate = request.LearningRate == 0 ? d.LearningRate : request.LearningRate,
             BatchSize = request.BatchSize == 0 ? d.BatchSize : request.BatchSize,
+            ComputeDtype = request.Bf16 ? ScalarType.BFloat16 : d.ComputeDtype,
             Seed = request.Seed,
             ResumeFromCheckpoint = request.Resume,
         };

@@ -339,8 +339,9 @@ public sealed record SlCaiStage
     /// <summary>Sequences per fine-tuning step.</summary>
     public int SftBatchSize { get; init; } = 16;
 
-    /// <summary>Fine-tune in bfloat16.</summary>
-    public bool SftBf16 { get; init; }
+    /// <summary>Fine-tune with bfloat16 compute (float32 master weights): about twice float32's speed on CPUs with
+    /// bf16 units and on GPUs; turn it off where bf16 is emulated.</summary>
+    public bool SftBf16 { get; init; } = true;
 }
 
 /// <summary>RL-CAI AI-feedback labelling sizes.</summary>
@@ -392,11 +393,15 @@ public sealed record PreferenceModelStage
     /// <summary>Comparisons per step.</summary>
     public int BatchSize { get; init; } = 16;
 
+    /// <summary>Train with bfloat16 compute (float32 master weights), as <see cref="SlCaiStage.SftBf16"/>.</summary>
+    public bool Bf16 { get; init; } = true;
+
     /// <summary>Two-choice or hh-rlhf files the PM is also evaluated on (paths relative to the repository; missing files are reported and skipped).</summary>
     public IReadOnlyList<string> EvaluationFiles { get; init; } = ["../shared/data/hh-rlhf/harmless-base-test.jsonl.gz"];
 
-    /// <summary>At most this many comparisons of each evaluation file.</summary>
-    public int EvaluationLimit { get; init; } = 500;
+    /// <summary>At most this many comparisons of each evaluation file (200 gives the accuracy within about +-7 points
+    /// at 95%; hh-rlhf dialogues are long, and 500 took ~100 s of the default run).</summary>
+    public int EvaluationLimit { get; init; } = 200;
 }
 
 /// <summary>PPO sizes.</summary>

@@ -86,7 +86,7 @@ public sealed partial class CaiRun
         var job = new PmJob(_run.RunId, _run.BaseModel, _run.InRun(RunLayout.PreferenceModel),
             [_run.InRun(PmTrainFile), _run.InRun(PmHelpfulFile)],
             HelpfulRatio: train.Count == 0 ? 1 : Math.Max(1e-9, (double)helpful.Count / train.Count),
-            config.Epochs, config.LearningRate, config.BatchSize, seed);
+            config.Epochs, config.LearningRate, config.BatchSize, config.Bf16, seed);
         string model = await _executor.TrainPreferenceModelAsync(job, progress, cancellationToken).ConfigureAwait(false);
 
         progress.Report(new StageProgress(0, 0, "evaluating the preference model"));

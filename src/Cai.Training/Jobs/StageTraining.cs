@@ -5,6 +5,7 @@ using Cai.Training.Data;
 using Cai.Training.Ppo;
 using Cai.Training.PreferenceModel;
 using Cai.Training.Sft;
+using TorchSharp;
 
 namespace Cai.Training.Jobs;
 
@@ -63,6 +64,12 @@ public static class StageTraining
         var policy = new PolicyModel(lm, tokenizer);
         var reference = ReferenceModel.CopyOf(policy);
         var value = ValueModel.Create(options.ValueModelSource, policy, preferenceModel);
+        // After the value model took its copy: the frozen models may run in bf16 (forward passes only).
+        if (options.FrozenModelsDtype != TorchSharp.torch.ScalarType.Float32)
+        {
+            reference.Model.to(options.FrozenModelsDtype);
+            preferenceModel.to(options.FrozenModelsDtype);
+        }
         // The reward reads token ids of the policy's tokenizer, which the preference model shares.
         var reward = new PreferenceModelReward(new PreferenceModelScorer(preferenceModel, tokenizer));
         Directory.CreateDirectory(outputDir);

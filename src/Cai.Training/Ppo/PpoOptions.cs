@@ -1,3 +1,5 @@
+using static TorchSharp.torch;
+
 namespace Cai.Training.Ppo;
 
 /// <summary>
@@ -16,8 +18,9 @@ public sealed record PpoOptions
     /// <summary>Responses sampled per prompt.</summary>
     public int SamplesPerPrompt { get; init; } = 1;
 
-    /// <summary>Prompts per call of the batched sampler (bounds the KV cache's memory).</summary>
-    public int RolloutBatchSize { get; init; } = 32;
+    /// <summary>Prompts per call of the batched sampler (bounds the KV cache's memory; decoding is fastest with
+    /// many sequences in flight).</summary>
+    public int RolloutBatchSize { get; init; } = 64;
 
     /// <summary>Most tokens per response; a response that reaches it without a stop token is cut there.</summary>
     public int MaxNewTokens { get; init; } = 48;
@@ -34,6 +37,13 @@ public sealed record PpoOptions
     /// <summary>Subtracted from the reward-model score of a response cut at <see cref="MaxNewTokens"/> without a
     /// stop token, so the policy learns to finish its answers; null leaves such scores alone.</summary>
     public double? MissingEosPenalty { get; init; }
+
+    /// <summary>
+    /// Precision of the frozen models, the KL reference and the preference model (the reward): Float32, or
+    /// BFloat16 where bf16 matmuls are fast (they only run forward passes, and their outputs are read in float32).
+    /// The policy and the value model always train in float32.
+    /// </summary>
+    public ScalarType FrozenModelsDtype { get; init; } = ScalarType.Float32;
 
     /// <summary>Samples per optimizer step (before splitting into accumulation micro-batches).</summary>
     public int MiniBatchSize { get; init; } = 16;
@@ -125,6 +135,7 @@ public sealed record PpoOptions
         Need(MaxNewTokens >= 1, nameof(MaxNewTokens), MaxNewTokens, "must be >= 1");
         Need(Temperature > 0 && float.IsFinite(Temperature), nameof(Temperature), Temperature, "must be finite and > 0 (PPO needs sampled, not greedy, rollouts)");
         Need(MissingEosPenalty is null || double.IsFinite(MissingEosPenalty.Value), nameof(MissingEosPenalty), MissingEosPenalty!, "must be finite");
+        Need(FrozenModelsDtype is ScalarType.Float32 or ScalarType.BFloat16, nameof(FrozenModelsDtype), FrozenModelsDtype, "must be Float32 or BFloat16");
         Need(MiniBatchSize >= 1 && MiniBatchSize <= RolloutSize, nameof(MiniBatchSize), MiniBatchSize, $"must be in [1, PromptsPerIteration x SamplesPerPrompt = {RolloutSize}]");
         Need(GradientAccumulationSteps >= 1 && MiniBatchSize % GradientAccumulationSteps == 0, nameof(GradientAccumulationSteps), GradientAccumulationSteps, $"must be >= 1 and divide MiniBatchSize ({MiniBatchSize})");
         Need(PpoEpochs >= 1, nameof(PpoEpochs), PpoEpochs, "must be >= 1");

@@ -25,6 +25,6 @@ internal static class ScalarHeadBatch
             tokens += s.Length;
         }
         var values = model.TokenValues(tensor(ids, [sequences.Count, length], device: model.Device));
-        return values.gather(1, tensor(last, [sequences.Count, 1], device: model.Device)).squeeze(1);
+        return values.gather(1, tensor(last, [sequences.Count, 1], device: model.Device)).squeeze(1).to(ScalarType.Float32);
     }
 }

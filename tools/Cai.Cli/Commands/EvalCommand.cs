@@ -11,6 +11,7 @@ using Cai.Modeling.Generation;
 using Cai.Modeling.Precision;
 using Cai.Modeling.Tokenization;
 using Cai.World;
+using Cai.World.Oracle;
 using Spectre.Console;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -47,9 +48,11 @@ public sealed record EvalSettings
 public sealed record SampleAnswer(string PromptId, string Prompt, string Answer, string Verdict,
     string? Critique = null, string? Revision = null, string? RevisionVerdict = null);
 
-/// <summary>What <c>cai eval --json</c> prints.</summary>
+/// <summary>What <c>cai eval --json</c> prints; <paramref name="HelpfulnessByFamily"/> breaks the model's helpfulness
+/// down by benign family and harm category (group = the family's name), to see which skills are missing.</summary>
 public sealed record EvalOutput(string Model, string Split, int Seed, float Temperature, int HarmfulPrompts,
-    int HelpfulPrompts, double Seconds, IReadOnlyList<EvaluationReport> Policies, IReadOnlyList<SampleAnswer> Samples);
+    int HelpfulPrompts, double Seconds, IReadOnlyList<EvaluationReport> Policies, IReadOnlyList<SampleAnswer> Samples,
+    IReadOnlyList<RateEstimate> HelpfulnessByFamily);
 
 /// <summary>
 /// <c>cai eval</c>: samples one answer per held-out prompt from a model (temperature 0.7, fixed seed),
@@ -171,7 +174,9 @@ public static class EvalCommand
 
         var output = new EvalOutput(Path.GetFullPath(settings.Model), settings.Split.ToString().ToLowerInvariant(), settings.Seed,
             settings.Temperature, harmful, prompts.Count - harmful, clock.Elapsed.TotalSeconds, reports,
-            Samples(report, revisions, settings.Samples));
+            Samples(report, revisions, settings.Samples),
+            [.. report.Responses.Where(r => r.Prompt.Kind != PromptKind.Harmful).GroupBy(r => r.Prompt.Family).OrderBy(g => g.Key, StringComparer.Ordinal)
+                .Select(g => new RateEstimate(Metrics.Helpfulness, g.Key, g.Count(r => r.Verdict == Verdict.HelpfulCorrect), g.Count()))]);
         if (settings.Json)
         {
             console.Profile.Out.Writer.WriteLine(JsonSerializer.Serialize(output, Json));
@@ -186,6 +191,8 @@ public static class EvalCommand
             if (sample.Revision is not null) console.MarkupLine($"[blue]revision[/] ({sample.RevisionVerdict}): {Markup.Escape(sample.Revision)}");
         }
         foreach (var r in reports) console.Write(Table(r));
+        console.MarkupLine("[bold]helpfulness by family[/]: " + Markup.Escape(string.Join(", ",
+            output.HelpfulnessByFamily.Select(r => $"{r.Group} {Percent(r.Rate)}"))));
         return output;
     }
 

@@ -85,12 +85,13 @@ internal static class TrainingCommands
         var epochs = Epochs();
         var lr = LearningRate();
         var batch = BatchSize();
+        var bf16 = StageArgs.Flag("--bf16", "Train in bfloat16 (a bf16 copy runs forward and backward; float32 master weights).");
         var seed = StageArgs.Seed("Seed of the data mix, shuffling and the head's initialisation.");
         var resume = Resume();
         return common.Command("pm", StageArgs.Describe(
                 "Train the preference model on soft AI labels (Bradley-Terry) mixed with helpfulness comparisons; shows a progress bar, then the result.",
                 "cai stage pm --init-model models/default --data runs/r1/comparisons.jsonl --output runs/r1/pm"),
-            console, [initModel, output, data, runId, ratio, epochs, lr, batch, seed, resume],
+            console, [initModel, output, data, runId, ratio, epochs, lr, batch, bf16, seed, resume],
             (parse, context, ct) =>
             {
                 var request = new PmTrainRequest
@@ -102,6 +103,7 @@ internal static class TrainingCommands
                     Epochs = parse.GetValue(epochs),
                     LearningRate = parse.GetValue(lr),
                     BatchSize = parse.GetValue(batch),
+                    Bf16 = parse.GetValue(bf16),
                     Seed = parse.GetValue(seed),
                     Resume = parse.GetValue(resume),
                 };
