@@ -32,19 +32,14 @@ public sealed record PpoServiceOptions
         int threads = section.GetValue("Threads", 0);
         if (threads < 0) throw new InvalidOperationException($"Invalid configuration: Ppo:Threads must be >= 0 (got {threads})");
         string dtype = section["FrozenModelsDtype"] ?? "f32";
-        if (dtype is not ("f32" or "bf16" or "auto"))
-            throw new InvalidOperationException($"Invalid configuration: Ppo:FrozenModelsDtype must be \"f32\", \"bf16\" or \"auto\" (got \"{dtype}\")");
+        var resolved = PrecisionAdvisor.Resolve(dtype)
+            ?? throw new InvalidOperationException($"Invalid configuration: Ppo:FrozenModelsDtype must be \"f32\", \"bf16\" or \"auto\" (got \"{dtype}\")");
         return new PpoServiceOptions
         {
             ArtifactsRoot = configuration["Cai:ArtifactsRoot"] ?? Directory.GetCurrentDirectory(),
             Threads = threads,
             FrozenModelsDtype = dtype,
-            ResolvedFrozenModelsDtype = dtype switch
-            {
-                "bf16" => ScalarType.BFloat16,
-                "auto" => PrecisionAdvisor.Advise().ComputeDtype,
-                _ => ScalarType.Float32,
-            },
+            ResolvedFrozenModelsDtype = resolved,
         };
     }
 

@@ -1,4 +1,6 @@
+using Cai.Modeling.Precision;
 using Cai.Training.PreferenceModel;
+using static TorchSharp.torch;
 
 namespace Cai.Services.PreferenceModel;
 
@@ -31,6 +33,16 @@ public sealed record PreferenceModelServiceOptions
     /// <summary>libtorch intra-op threads for training; 0 keeps libtorch's default.</summary>
     public int Threads { get; init; }
 
+    /// <summary>
+    /// <c>PreferenceModel:ScoreDtype</c>: precision of the models Score and Evaluate load, "f32", "bf16" or "auto"
+    /// (bf16 where a start-up matmul check finds it faster; scores are read in float32). Code default "f32"; the
+    /// service's appsettings.json sets "auto". Training precision is the request's <c>bf16</c>.
+    /// </summary>
+    public string ScoreDtype { get; init; } = "f32";
+
+    /// <summary>The precision <see cref="ScoreDtype"/> stands for on this machine (measured at start-up for "auto").</summary>
+    public ScalarType ResolvedScoreDtype { get; init; } = ScalarType.Float32;
+
     /// <summary>Reads section <c>PreferenceModel</c>; a bad value is refused naming its key.</summary>
     public static PreferenceModelServiceOptions FromConfiguration(IConfiguration configuration)
     {
@@ -45,6 +57,7 @@ public sealed record PreferenceModelServiceOptions
             MaxScoreTexts = section.GetValue("MaxScoreTexts", defaults.MaxScoreTexts),
             CalibrationBins = section.GetValue("CalibrationBins", defaults.CalibrationBins),
             Threads = section.GetValue("Threads", defaults.Threads),
+            ScoreDtype = section["ScoreDtype"] ?? defaults.ScoreDtype,
             Defaults = d with
             {
                 Epochs = section.GetValue("Epochs", d.Epochs),
@@ -62,7 +75,9 @@ public sealed record PreferenceModelServiceOptions
         if (options.MaxScoreTexts < 1) errors.Add("PreferenceModel:MaxScoreTexts must be >= 1");
         if (options.CalibrationBins < 1) errors.Add("PreferenceModel:CalibrationBins must be >= 1");
         if (options.Threads < 0) errors.Add("PreferenceModel:Threads must be >= 0");
-        return errors.Count == 0 ? options : throw new InvalidOperationException("Invalid configuration: " + string.Join("; ", errors));
+        var scoreDtype = PrecisionAdvisor.Resolve(options.ScoreDtype);
+        if (scoreDtype is null) errors.Add($"PreferenceModel:ScoreDtype must be \"f32\", \"bf16\" or \"auto\" (got \"{options.ScoreDtype}\")");
+        return errors.Count == 0 ? options with { ResolvedScoreDtype = scoreDtype!.Value } : throw new InvalidOperationException("Invalid configuration: " + string.Join("; ", errors));
     }
 
     /// <summary>A path from a request: absolute, or relative to <see cref="ArtifactsRoot"/>.</summary>

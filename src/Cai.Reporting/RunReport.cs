@@ -78,7 +78,11 @@ public static class RunReport
         var facts = new List<string>();
         if (data.State is { } state)
         {
-            facts.Add($"status **{state.Status.ToString().ToLowerInvariant()}**");
+            // The report stage writes this while the run is formally still running: with every other stage done
+            // (or skipped), the run's work is done.
+            var status = state.Status == RunStatus.Running && state.Stages.All(s => s.Name == CaiStages.Report || s.Status is RunStatus.Done or RunStatus.Skipped)
+                ? RunStatus.Done : state.Status;
+            facts.Add($"status **{status.ToString().ToLowerInvariant()}**");
             facts.Add($"created {state.CreatedUtc.UtcDateTime.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)} UTC");
             facts.Add($"updated {state.UpdatedUtc.UtcDateTime.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)} UTC");
         }

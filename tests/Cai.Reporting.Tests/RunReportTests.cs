@@ -33,6 +33,26 @@ public sealed partial class RunReportTests : IDisposable
     }
 
     [Fact]
+    public void AReportWrittenByTheRunsLastStageSaysTheRunIsDoneAndAnEarlierOneSaysRunning()
+    {
+        string run = new SyntheticRun().Write(_temp.Path, "run-status");
+        string statePath = Path.Combine(run, RunLayout.StateFile);
+        var done = RunLayout.ReadJson<RunState>(statePath);
+        string Header(string stillRunning)
+        {
+            var state = done with
+            {
+                Status = RunStatus.Running,
+                Stages = [.. done.Stages.Select(s => s.Name == stillRunning ? s with { Status = RunStatus.Running } : s)],
+            };
+            RunLayout.WriteJson(statePath, state);
+            return File.ReadAllLines(RunReport.Write(run)).First(l => l.StartsWith("status ", StringComparison.Ordinal));
+        }
+        Assert.StartsWith("status **done**", Header(CaiStages.Report));
+        Assert.StartsWith("status **running**", Header(CaiStages.Ppo));
+    }
+
+    [Fact]
     public void TheSummaryTableShowsThePlantedRatesPerPolicy()
     {
         string run = new SyntheticRun().Write(_temp.Path, "run-1");

@@ -31,5 +31,9 @@ public sealed class StageOptionsTests
         Assert.Contains("Critique:Rounds", unparsable.Message);
         var invalid = Assert.ThrowsAny<InvalidOperationException>(() => LabelingOptions.FromConfiguration(Config(("Labeling:RunRefreshInterval", "00:00:00"))));
         Assert.Contains("Labeling:RunRefreshInterval", invalid.Message);
+        var dtype = Assert.ThrowsAny<InvalidOperationException>(() => Cai.Services.PreferenceModel.PreferenceModelServiceOptions.FromConfiguration(Config(("PreferenceModel:ScoreDtype", "fp16"))));
+        Assert.Contains("PreferenceModel:ScoreDtype", dtype.Message);
+        Assert.Equal(TorchSharp.torch.ScalarType.BFloat16,
+            Cai.Services.PreferenceModel.PreferenceModelServiceOptions.FromConfiguration(Config(("PreferenceModel:ScoreDtype", "bf16"))).ResolvedScoreDtype);
     }
 }

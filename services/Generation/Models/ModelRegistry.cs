@@ -135,12 +135,7 @@ public sealed class ModelRegistry : IHostedService, IAsyncDisposable
         }
     }
 
-    private static ScalarType ResolveComputeDtype(string name, Device device) => name switch
-    {
-        "bf16" => ScalarType.BFloat16,
-        "auto" => PrecisionAdvisor.Advise(device).ComputeDtype,
-        _ => ScalarType.Float32,
-    };
+    private static ScalarType ResolveComputeDtype(string name, Device device) => PrecisionAdvisor.Resolve(name, device) ?? ScalarType.Float32;
 
     private static Device ResolveDevice(string name)
     {

@@ -1,6 +1,7 @@
 using Cai.Modeling;
 using Cai.Modeling.Tokenization;
 using Cai.Training.PreferenceModel;
+using TorchSharp;
 
 namespace Cai.Services.PreferenceModel.Scoring;
 
@@ -82,6 +83,7 @@ public sealed class LoadedPreferenceModels(PreferenceModelServiceOptions options
                     {
                         var tokenizer = HfTokenizer.Load(Directory);
                         var model = ScalarHeadModel.Load(Directory);
+                        if (options.ResolvedScoreDtype != TorchSharp.torch.ScalarType.Float32) model.to(options.ResolvedScoreDtype);
                         model.eval();
                         _loaded = (model, tokenizer, new PreferenceModelScorer(model, tokenizer, options.ScoreBatchSize,
                             options.Defaults.ContextLength, options.Defaults.AppendEos));

@@ -27,6 +27,18 @@ public static class PrecisionAdvisor
         return new PrecisionAdvice(useBf16 ? ScalarType.BFloat16 : ScalarType.Float32, f32, bf16, reason);
     }
 
+    /// <summary>The names a service setting may give a precision: "f32", "bf16", or "auto" (bf16 where <see cref="Advise"/> finds it faster).</summary>
+    public static readonly IReadOnlyList<string> SettingNames = ["f32", "bf16", "auto"];
+
+    /// <summary>The precision a setting names (see <see cref="SettingNames"/>), measuring the device for "auto"; null for any other name.</summary>
+    public static ScalarType? Resolve(string name, Device? device = null) => name switch
+    {
+        "f32" => ScalarType.Float32,
+        "bf16" => ScalarType.BFloat16,
+        "auto" => Advise(device).ComputeDtype,
+        _ => null,
+    };
+
     /// <summary>Best of <paramref name="repeats"/> timings of a size^3 matmul, in GFLOP/s.</summary>
     public static double MatmulGflops(ScalarType dtype, Device device, int size, int repeats)
     {
