@@ -89,6 +89,46 @@ foreach (var name in configNames.Split(','))
         if (!ReferenceEquals(m, model)) m.Dispose();
     }
 
+    if (name == "tiny")
+    {
+        // PPO's shapes (64 rollouts of ~60 prompt + 48 response tokens, minibatches of 16): left-padded prompts
+        // need an attention mask, which leaves SDPA's causal fast path. Forward passes as the rollout makes them
+        // (policy, reference, value, PM), forward + backward as the update makes them, with and without the mask.
+        const int rollouts = 64, promptLength = 60, responseLength = 48, minibatch = 16;
+        var ppoIds = randint(1, config.VocabSize, [rollouts, promptLength + responseLength], dtype: ScalarType.Int64, device: device);
+        var ppoMask = ones_like(ppoIds);
+        for (int r = 0; r < rollouts; r++) ppoMask[r].narrow(0, 0, r % 20).fill_(0); // 0-19 padding tokens a row
+        foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 })
+        {
+            var dt = dtype == ScalarType.Float32 ? "f32" : "bf16";
+            var m = dtype == ScalarType.Float32 ? model : Clone(model, config, device, dtype);
+            m.eval();
+            foreach (var masked in new[] { true, false })
+            {
+                var seconds = Time(() => { using var s = NewDisposeScope(); using var i = inference_mode(); Sync(m.Forward(ppoIds, masked ? ppoMask : null, logitsToKeep: responseLength + 1).Logits); });
+                rows.Add((name, $"ppo rollout forward 64x108 {(masked ? "masked" : "causal")} {dt} s", $"{seconds:F3}"));
+            }
+            if (!ReferenceEquals(m, model)) m.Dispose();
+        }
+        model.train();
+        var ppoOptimizer = optim.AdamW(model.parameters(), lr: 1e-5);
+        foreach (var masked in new[] { false, true })
+        {
+            var mb = ppoIds.narrow(0, 0, minibatch);
+            var mbMask = ppoMask.narrow(0, 0, minibatch);
+            var seconds = Time(() =>
+            {
+                using var s = NewDisposeScope();
+                ppoOptimizer.zero_grad();
+                var logits = model.Forward(mb, masked ? mbMask : null, logitsToKeep: responseLength + 1).Logits;
+                logits.to(ScalarType.Float32).log_softmax(-1).mean().backward();
+                ppoOptimizer.step();
+            }, minSeconds: 2, maxIters: 5);
+            rows.Add((name, $"ppo update step 16x108 fwd+bwd+AdamW {(masked ? "masked" : "causal")} f32 s", $"{seconds:F3}"));
+        }
+        ppoOptimizer.Dispose();
+    }
+
     // Training: next-token cross-entropy, backward, AdamW; f32, then bf16 compute with f32 master weights.
     model.train();
     var optimizer = optim.AdamW(model.parameters(), lr: 1e-4);
