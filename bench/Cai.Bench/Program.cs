@@ -91,9 +91,9 @@ foreach (var name in configNames.Split(','))
 
     if (name == "tiny")
     {
-        // PPO's shapes (64 rollouts of ~60 prompt + 48 response tokens, minibatches of 16): left-padded prompts
-        // need an attention mask, which leaves SDPA's causal fast path. Forward passes as the rollout makes them
-        // (policy, reference, value, PM), forward + backward as the update makes them, with and without the mask.
+        // PPO's shapes (64 rollouts of ~60 prompt + 48 response tokens, minibatches of 16). Left-padded prompts need
+        // an attention mask instead of SDPA's causal path: forward passes as the rollout makes them (policy,
+        // reference, value, PM) and forward + backward as the update makes them, with and without the mask.
         const int rollouts = 64, promptLength = 60, responseLength = 48, minibatch = 16;
         var ppoIds = randint(1, config.VocabSize, [rollouts, promptLength + responseLength], dtype: ScalarType.Int64, device: device);
         var ppoMask = ones_like(ppoIds);
@@ -103,7 +103,7 @@ foreach (var name in configNames.Split(','))
             var dt = dtype == ScalarType.Float32 ? "f32" : "bf16";
             var m = dtype == ScalarType.Float32 ? model : Clone(model, config, device, dtype);
             m.eval();
-            foreach (var masked in new[] { true, false })
+            foreach (var masked in new[] { false, true })
             {
                 var seconds = Time(() => { using var s = NewDisposeScope(); using var i = inference_mode(); Sync(m.Forward(ppoIds, masked ? ppoMask : null, logitsToKeep: responseLength + 1).Logits); });
                 rows.Add((name, $"ppo rollout forward 64x108 {(masked ? "masked" : "causal")} {dt} s", $"{seconds:F3}"));

@@ -1,3 +1,4 @@
+using Cai.Modeling.Precision;
 using Microsoft.Extensions.Configuration;
 
 namespace Cai.Services.Generation;
@@ -75,7 +76,7 @@ public sealed record GenerationOptions
         Require(MaxQueueLength >= 1, nameof(MaxQueueLength), "must be at least 1");
         Require(BatchWindow >= TimeSpan.Zero, nameof(BatchWindow), "must not be negative");
         Require(!string.IsNullOrWhiteSpace(Device), nameof(Device), "must name a torch device (\"cpu\", \"cuda\", \"cuda:0\")");
-        Require(ComputeDtype is "f32" or "bf16" or "auto", nameof(ComputeDtype), "must be \"f32\", \"bf16\" or \"auto\"");
+        Require(PrecisionAdvisor.SettingNames.Contains(ComputeDtype), nameof(ComputeDtype), $"must be one of {string.Join(", ", PrecisionAdvisor.SettingNames)}");
         Require(Threads >= 0, nameof(Threads), "must be 0 (libtorch default) or positive");
         return this;
 

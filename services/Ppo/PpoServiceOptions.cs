@@ -16,14 +16,11 @@ public sealed record PpoServiceOptions
     public int Threads { get; init; }
 
     /// <summary>
-    /// <c>Ppo:FrozenModelsDtype</c>: precision of the frozen KL reference and preference model, "f32", "bf16" or
+    /// Precision of the frozen KL reference and preference model, from <c>Ppo:FrozenModelsDtype</c>: "f32", "bf16" or
     /// "auto" (a matmul check at start-up picks bf16 where it is measurably faster). The code's default is "f32";
     /// the service's appsettings.json sets "auto". The policy and value model train in float32 either way.
     /// </summary>
-    public string FrozenModelsDtype { get; init; } = "f32";
-
-    /// <summary>The precision <see cref="FrozenModelsDtype"/> stands for on this machine (measured at start-up for "auto").</summary>
-    public ScalarType ResolvedFrozenModelsDtype { get; init; } = ScalarType.Float32;
+    public ScalarType FrozenModelsDtype { get; init; } = ScalarType.Float32;
 
     /// <summary>Reads the settings; a bad value is refused naming its key.</summary>
     public static PpoServiceOptions FromConfiguration(IConfiguration configuration)
@@ -32,14 +29,13 @@ public sealed record PpoServiceOptions
         int threads = section.GetValue("Threads", 0);
         if (threads < 0) throw new InvalidOperationException($"Invalid configuration: Ppo:Threads must be >= 0 (got {threads})");
         string dtype = section["FrozenModelsDtype"] ?? "f32";
-        var resolved = PrecisionAdvisor.Resolve(dtype)
-            ?? throw new InvalidOperationException($"Invalid configuration: Ppo:FrozenModelsDtype must be \"f32\", \"bf16\" or \"auto\" (got \"{dtype}\")");
+        var frozen = PrecisionAdvisor.Resolve(dtype)
+            ?? throw new InvalidOperationException($"Invalid configuration: Ppo:FrozenModelsDtype must be one of {string.Join(", ", PrecisionAdvisor.SettingNames)} (got \"{dtype}\")");
         return new PpoServiceOptions
         {
             ArtifactsRoot = configuration["Cai:ArtifactsRoot"] ?? Directory.GetCurrentDirectory(),
             Threads = threads,
-            FrozenModelsDtype = dtype,
-            ResolvedFrozenModelsDtype = resolved,
+            FrozenModelsDtype = frozen,
         };
     }
 

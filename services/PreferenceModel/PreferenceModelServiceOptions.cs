@@ -34,14 +34,11 @@ public sealed record PreferenceModelServiceOptions
     public int Threads { get; init; }
 
     /// <summary>
-    /// <c>PreferenceModel:ScoreDtype</c>: precision of the models Score and Evaluate load, "f32", "bf16" or "auto"
+    /// Precision of the models Score and Evaluate load, from <c>PreferenceModel:ScoreDtype</c>: "f32", "bf16" or "auto"
     /// (bf16 where a start-up matmul check finds it faster; scores are read in float32). Code default "f32"; the
     /// service's appsettings.json sets "auto". Training precision is the request's <c>bf16</c>.
     /// </summary>
-    public string ScoreDtype { get; init; } = "f32";
-
-    /// <summary>The precision <see cref="ScoreDtype"/> stands for on this machine (measured at start-up for "auto").</summary>
-    public ScalarType ResolvedScoreDtype { get; init; } = ScalarType.Float32;
+    public ScalarType ScoreDtype { get; init; } = ScalarType.Float32;
 
     /// <summary>Reads section <c>PreferenceModel</c>; a bad value is refused naming its key.</summary>
     public static PreferenceModelServiceOptions FromConfiguration(IConfiguration configuration)
@@ -57,7 +54,6 @@ public sealed record PreferenceModelServiceOptions
             MaxScoreTexts = section.GetValue("MaxScoreTexts", defaults.MaxScoreTexts),
             CalibrationBins = section.GetValue("CalibrationBins", defaults.CalibrationBins),
             Threads = section.GetValue("Threads", defaults.Threads),
-            ScoreDtype = section["ScoreDtype"] ?? defaults.ScoreDtype,
             Defaults = d with
             {
                 Epochs = section.GetValue("Epochs", d.Epochs),
@@ -75,9 +71,10 @@ public sealed record PreferenceModelServiceOptions
         if (options.MaxScoreTexts < 1) errors.Add("PreferenceModel:MaxScoreTexts must be >= 1");
         if (options.CalibrationBins < 1) errors.Add("PreferenceModel:CalibrationBins must be >= 1");
         if (options.Threads < 0) errors.Add("PreferenceModel:Threads must be >= 0");
-        var scoreDtype = PrecisionAdvisor.Resolve(options.ScoreDtype);
-        if (scoreDtype is null) errors.Add($"PreferenceModel:ScoreDtype must be \"f32\", \"bf16\" or \"auto\" (got \"{options.ScoreDtype}\")");
-        return errors.Count == 0 ? options with { ResolvedScoreDtype = scoreDtype!.Value } : throw new InvalidOperationException("Invalid configuration: " + string.Join("; ", errors));
+        string scoreDtype = section["ScoreDtype"] ?? "f32";
+        var resolved = PrecisionAdvisor.Resolve(scoreDtype);
+        if (resolved is null) errors.Add($"PreferenceModel:ScoreDtype must be one of {string.Join(", ", PrecisionAdvisor.SettingNames)} (got \"{scoreDtype}\")");
+        return errors.Count == 0 ? options with { ScoreDtype = resolved!.Value } : throw new InvalidOperationException("Invalid configuration: " + string.Join("; ", errors));
     }
 
     /// <summary>A path from a request: absolute, or relative to <see cref="ArtifactsRoot"/>.</summary>

@@ -34,6 +34,6 @@ public sealed class StageOptionsTests
         var dtype = Assert.ThrowsAny<InvalidOperationException>(() => Cai.Services.PreferenceModel.PreferenceModelServiceOptions.FromConfiguration(Config(("PreferenceModel:ScoreDtype", "fp16"))));
         Assert.Contains("PreferenceModel:ScoreDtype", dtype.Message);
         Assert.Equal(TorchSharp.torch.ScalarType.BFloat16,
-            Cai.Services.PreferenceModel.PreferenceModelServiceOptions.FromConfiguration(Config(("PreferenceModel:ScoreDtype", "bf16"))).ResolvedScoreDtype);
+            Cai.Services.PreferenceModel.PreferenceModelServiceOptions.FromConfiguration(Config(("PreferenceModel:ScoreDtype", "bf16"))).ScoreDtype);
     }
 }

@@ -27,7 +27,7 @@ public sealed class PpoService(RedisConnection redis, PpoServiceOptions options,
     public override async Task Train(PpoTrainRequest request, IServerStreamWriter<PpoTrainResponse> responseStream, ServerCallContext context)
     {
         var ct = context.CancellationToken;
-        var trainerOptions = Validate(request) with { FrozenModelsDtype = options.ResolvedFrozenModelsDtype };
+        var trainerOptions = Validate(request) with { FrozenModelsDtype = options.FrozenModelsDtype };
         string policyModel = options.Resolve(request.PolicyModel);
         string rewardModel = options.Resolve(request.RewardModel);
         string outputDir = options.Resolve(request.OutputDir);
@@ -82,7 +82,7 @@ public sealed class PpoService(RedisConnection redis, PpoServiceOptions options,
         info.Device = "cpu";
         info.Details["training"] = jobs.Busy ? "busy" : "idle";
         info.Details["artifacts_root"] = options.ArtifactsRoot;
-        info.Details["frozen_models_dtype"] = options.ResolvedFrozenModelsDtype.ToString();
+        info.Details["frozen_models_dtype"] = options.FrozenModelsDtype.ToString();
         return Task.FromResult(info);
     }
 

@@ -143,7 +143,7 @@ public sealed class PreferenceModelService(
         info.Device = "cpu";
         info.Details["training"] = jobs.Busy ? "busy" : "idle";
         info.Details["artifacts_root"] = options.ArtifactsRoot;
-        info.Details["score_dtype"] = options.ResolvedScoreDtype.ToString();
+        info.Details["score_dtype"] = options.ScoreDtype.ToString();
         info.Details["max_loaded_models"] = options.MaxLoadedModels.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return Task.FromResult(info);
     }

@@ -83,7 +83,7 @@ public sealed class LoadedPreferenceModels(PreferenceModelServiceOptions options
                     {
                         var tokenizer = HfTokenizer.Load(Directory);
                         var model = ScalarHeadModel.Load(Directory);
-                        if (options.ResolvedScoreDtype != TorchSharp.torch.ScalarType.Float32) model.to(options.ResolvedScoreDtype);
+                        if (options.ScoreDtype != torch.ScalarType.Float32) model.to(options.ScoreDtype);
                         model.eval();
                         _loaded = (model, tokenizer, new PreferenceModelScorer(model, tokenizer, options.ScoreBatchSize,
                             options.Defaults.ContextLength, options.Defaults.AppendEos));

@@ -65,7 +65,7 @@ public static class StageTraining
         var reference = ReferenceModel.CopyOf(policy);
         var value = ValueModel.Create(options.ValueModelSource, policy, preferenceModel);
         // After the value model took its copy: the frozen models may run in bf16 (forward passes only).
-        if (options.FrozenModelsDtype != TorchSharp.torch.ScalarType.Float32)
+        if (options.FrozenModelsDtype != torch.ScalarType.Float32)
         {
             reference.Model.to(options.FrozenModelsDtype);
             preferenceModel.to(options.FrozenModelsDtype);
